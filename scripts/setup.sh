@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and running Loka
+# needs, when missing. Safe to run again: it does nothing when all is there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config     # toolchain
+  clang libclang-rt-dev                # second compiler, sanitizers, libFuzzer
+  libevent-dev libssl-dev libjansson-dev
+  libsqlite3-dev libpq-dev
+  libcmocka-dev                        # unit tests
+  python3 ca-certificates procps       # python3: end-to-end test driver
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # A package counts as present only when dpkg says it is installed.
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    sudo="sudo"
+  else
+    echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

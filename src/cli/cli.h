@@ -1,0 +1,27 @@
+/*
+ * cli.h: the subcommands of loka-stratum.
+ *
+ * Each cmd_*() gets the arguments after its own name (argv[0] is the
+ * subcommand) and returns the process exit code.
+ */
+#ifndef LOKA_CLI_H
+#define LOKA_CLI_H
+
+/* Exit codes, the same for every subcommand. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAILURE 1 /* runtime failure */
+#define CLI_EXIT_USAGE 2   /* bad usage or configuration */
+
+int cmd_start(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+
+/* True if argv holds -h or --help (before any "--"). */
+int cli_wants_help(int argc, char **argv);
+
+struct cfg;
+struct cfg_diag;
+/* Print each line of d to stderr with a prefix ("error: ", "warning: "). */
+void cli_print_diag(const struct cfg_diag *d, const char *prefix);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * config.h: Loka's configuration (loka-stratum.toml), loaded through a
+ * table-driven schema.
+ *
+ * Every key has a type, bounds, a default and help text in one table
+ * (config_schema.c); loading, validation, environment overrides, `config
+ * show`, `init` and the configuration reference are all driven by it.
+ *
+ * Precedence, highest first: command-line flags (cfg_override), the
+ * environment (LOKA_<SECTION>_<KEY>, or LOKA_<SECTION>_<KEY>_FILE), the file
+ * (`key = ...` or `key_file = "path"`), the default. String values may use
+ * ${VAR} and ${VAR:-default}; a numeric, boolean or duration key may be
+ * written as a string, which is converted after substitution.
+ *
+ * Reload-safe: cfg_load_*() builds a fresh object and touches no global
+ * state; a caller swaps it in only if it loaded without errors.
+ */
+#ifndef LOKA_CONFIG_H
+#define LOKA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The file `start` reads when no -c is given. */
+#define CFG_DEFAULT_PATH "loka-stratum.toml"
+
+struct cfg_list {
+	char **v;
+	size_t n;
+};
+
+enum cfg_ip_filter {
+	CFG_IP_FILTER_NONE = 0,
+	CFG_IP_FILTER_ALLOW,
+	CFG_IP_FILTER_DENY,
+	CFG_IP_FILTER_MAX
+};
+
+struct cfg_pool {
+	char *name;
+	char *url;        /* stratum+tcp://host:port, userinfo removed */
+	char *host;       /* without brackets for IPv6 */
+	uint16_t port;
+	bool tls;
+	char *username;   /* operator's pool account; "" = forward miners' own */
+	char *password;   /* secret; "" when unset */
+	char *sep1;
+	char *sep2;
+	int64_t priority; /* lower is preferred; ties keep file order */
+	bool enabled;
+	bool extranonce_subscribe; /* forward mining.extranonce.subscribe */
+	int64_t connect_timeout_ms;
+	int64_t breaker_failures;
+	int64_t breaker_timeout_ms;
+	int line;         /* line of its [[pools]] header; 0 if not from a file */
+};
+
+struct cfg_server {
+	struct cfg_list bind;
+	int64_t max_connections;
+	int64_t connection_timeout_ms;
+	int64_t idle_timeout_ms;
+	int64_t shutdown_timeout_ms;
+	int64_t max_line_length;
+	int64_t max_output_buffer;
+	int64_t max_pending_requests;
+	struct cfg_list trusted_proxies;
+	char *pool_address;
+};
+
+struct cfg_database {
+	char *url; /* may hold a password: print with cfg_mask_url() */
+	int64_t max_connections;
+	int64_t min_connections;
+	int64_t connection_timeout_ms;
+};
+
+struct cfg_metrics {
+	bool enabled;
+	char *bind;
+};
+
+struct cfg_logging {
+	int level;  /* enum log_level */
+	int format; /* enum log_format */
+};
+
+struct cfg_performance {
+	int64_t worker_threads; /* 0 = one per core */
+};
+
+struct cfg_security {
+	double rate_limit; /* messages per second per connection; 0 = off */
+	int64_t max_violations;
+	int64_t ban_duration_ms;
+	int ip_filter_mode; /* enum cfg_ip_filter */
+	struct cfg_list ip_allowlist;
+	struct cfg_list ip_denylist;
+};
+
+struct cfg_monitoring {
+	int64_t health_check_interval_ms;
+	double cpu_threshold;
+	double memory_threshold;
+	double error_rate_threshold;
+};
+
+struct cfg {
+	char *path; /* file it was read from; "(defaults)" if none */
+	struct cfg_server server;
+	struct cfg_pool *pools;
+	size_t npools;
+	struct cfg_database database;
+	struct cfg_metrics metrics;
+	struct cfg_logging logging;
+	struct cfg_performance performance;
+	struct cfg_security security;
+	struct cfg_monitoring monitoring;
+};
+
+/* Messages collected while loading: one complete line each, no newline. */
+struct cfg_diag {
+	char **lines;
+	size_t n;
+};
+
+void cfg_diag_free(struct cfg_diag *d);
+
+/*
+ * cfg_load_file(path, errs, warns): read and validate a configuration file.
+ * Returns a new object, or NULL with every problem found in errs, each line
+ * naming file, line and key ("loka-stratum.toml:12: [server]
+ * max_connections: must be between 1 and 1000000, got 0"). warns (may be
+ * NULL) receives non-fatal remarks. path NULL means "no file: defaults plus
+ * environment".
+ */
+struct cfg *cfg_load_file(const char *path, struct cfg_diag *errs,
+    struct cfg_diag *warns);
+
+/* cfg_load_string(name, text, len, ...): the same from memory; name is used
+ * in messages. */
+struct cfg *cfg_load_string(const char *name, const char *text, size_t len,
+    struct cfg_diag *errs, struct cfg_diag *warns);
+
+void cfg_free(struct cfg *c);
+
+/*
+ * cfg_override(c, origin, section, key, value, errs): set one key from text
+ * (a command-line flag), with the same conversion and checks as the
+ * environment. origin names it in errors ("--bind"). Returns 0 or -1.
+ */
+int cfg_override(struct cfg *c, const char *origin, const char *section,
+    const char *key, const char *value, struct cfg_diag *errs);
+
+/*
+ * cfg_set_single_pool(c, origin, url, errs): replace all pools by one pool
+ * named "cli" at url (stratum+tcp://[user[:pass]@]host:port).
+ */
+int cfg_set_single_pool(struct cfg *c, const char *origin, const char *url,
+    struct cfg_diag *errs);
+
+/* cfg_register_secrets(c): hand every secret value to log_add_secret(). */
+void cfg_register_secrets(const struct cfg *c);
+
+/* cfg_print(c, out): the effective configuration as TOML, secrets "***". */
+void cfg_print(const struct cfg *c, FILE *out);
+
+/* cfg_write_example(out): a commented example file that passes check. */
+void cfg_write_example(FILE *out);
+
+/* cfg_write_reference(out): the configuration reference in Markdown. */
+void cfg_write_reference(FILE *out);
+
+/*
+ * cfg_mask_url(url): a copy of url with any password replaced by "***"
+ * (userinfo "user:pass@" and a "password=" query parameter). Caller frees.
+ */
+char *cfg_mask_url(const char *url);
+
+#endif
