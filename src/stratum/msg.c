@@ -1,0 +1,175 @@
+/*
+ * msg.c: Stratum V1 line framing and JSON-RPC classification (see msg.h).
+ */
+#include "stratum/msg.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xmalloc.h"
+
+int
+msg_read_line(struct evbuffer *in, size_t max, char **line, size_t *len)
+{
+	struct evbuffer_ptr eol;
+	size_t n, avail = evbuffer_get_length(in);
+	char *buf;
+
+	eol = evbuffer_search_eol(in, NULL, &n, EVBUFFER_EOL_LF);
+	if (eol.pos < 0)
+		return avail > max ? -1 : 0;
+	if ((size_t)eol.pos > max)
+		return -1;
+	n = (size_t)eol.pos;
+	buf = xmalloc(n + 1);
+	evbuffer_remove(in, buf, n);
+	evbuffer_drain(in, 1);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*line = buf;
+	*len = n;
+	return 1;
+}
+
+int
+msg_parse(const char *line, size_t len, struct msg *m, char *err,
+    size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *method;
+
+	memset(m, 0, sizeof(*m));
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "invalid JSON: %s", jerr.text);
+		return MSG_ERR_PARSE;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "a message must be a JSON object");
+		json_decref(root);
+		return MSG_ERR_INVALID_REQUEST;
+	}
+	m->root = root;
+	m->id = json_object_get(root, "id");
+	if (json_is_null(m->id))
+		m->id = NULL;
+	if (m->id != NULL && !json_is_integer(m->id) &&
+	    !json_is_string(m->id) && !json_is_real(m->id)) {
+		snprintf(err, errlen, "id must be a number, a string or null");
+		goto invalid;
+	}
+	method = json_object_get(root, "method");
+	if (method != NULL) {
+		if (!json_is_string(method)) {
+			snprintf(err, errlen, "method must be a string");
+			goto invalid;
+		}
+		m->method = json_string_value(method);
+		m->params = json_object_get(root, "params");
+		if (json_is_null(m->params))
+			m->params = NULL;
+		if (m->params != NULL && !json_is_array(m->params)) {
+			snprintf(err, errlen, "params must be an array");
+			goto invalid;
+		}
+		m->kind = m->id != NULL ? MSG_REQUEST : MSG_NOTIFICATION;
+		return 0;
+	}
+	if (m->id == NULL) {
+		snprintf(err, errlen, "neither a method nor a response id");
+		goto invalid;
+	}
+	m->kind = MSG_RESPONSE;
+	m->result = json_object_get(root, "result");
+	m->error = json_object_get(root, "error");
+	if (json_is_null(m->error))
+		m->error = NULL;
+	return 0;
+invalid:
+	msg_clear(m);
+	return MSG_ERR_INVALID_REQUEST;
+}
+
+void
+msg_clear(struct msg *m)
+{
+	json_decref(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+msg_send(struct evbuffer *out, const json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = evbuffer_add_printf(out, "%s\n", s) < 0 ? -1 : 0;
+	free(s);
+	return rc;
+}
+
+int
+msg_send_result(struct evbuffer *out, const json_t *id, json_t *result)
+{
+	json_t *m = json_pack("{s:O?,s:o?,s:n}", "id", id, "result", result,
+	    "error");
+	int rc;
+
+	if (m == NULL)
+		return -1;
+	rc = msg_send(out, m);
+	json_decref(m);
+	return rc;
+}
+
+int
+msg_send_error(struct evbuffer *out, const json_t *id, int code,
+    const char *message)
+{
+	json_t *m = json_pack("{s:O?,s:n,s:[i,s,n]}", "id", id, "result",
+	    "error", code, message);
+	int rc;
+
+	if (m == NULL)
+		return -1;
+	rc = msg_send(out, m);
+	json_decref(m);
+	return rc;
+}
+
+int
+msg_send_request(struct evbuffer *out, const json_t *id, const char *method,
+    json_t *params)
+{
+	json_t *m = json_pack("{s:O?,s:s,s:o}", "id", id, "method", method,
+	    "params", params != NULL ? params : json_array());
+	int rc;
+
+	if (m == NULL)
+		return -1;
+	rc = msg_send(out, m);
+	json_decref(m);
+	return rc;
+}
+
+const char *
+msg_param_str(const struct msg *m, size_t i)
+{
+	return json_string_value(json_array_get(m->params, i));
+}
+
+int
+msg_param_double(const struct msg *m, size_t i, double *out)
+{
+	json_t *v = json_array_get(m->params, i);
+
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * msg.h: Stratum V1 framing and JSON-RPC messages.
+ *
+ * Stratum is one JSON object per line ("\n", "\r\n" tolerated). msg_read_line()
+ * takes complete lines off a libevent input buffer with a length cap;
+ * msg_parse() classifies a line as a request, a notification or a response;
+ * the msg_send_*() helpers append a compact JSON line to an output buffer.
+ *
+ * Used by the proxy and by the simulators in tools/. No global state; any
+ * thread may use these on its own buffers.
+ */
+#ifndef LOKA_STRATUM_MSG_H
+#define LOKA_STRATUM_MSG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct evbuffer;
+
+/* Default cap of one line; a longer one is a protocol error. */
+#define MSG_LINE_MAX_DEFAULT (16 * 1024)
+
+/* Error codes (protocol.md §3). */
+#define MSG_ERR_OTHER 20
+#define MSG_ERR_JOB_NOT_FOUND 21
+#define MSG_ERR_DUPLICATE 22
+#define MSG_ERR_LOW_DIFFICULTY 23
+#define MSG_ERR_UNAUTHORIZED 24
+#define MSG_ERR_NOT_SUBSCRIBED 25
+#define MSG_ERR_PARSE (-32700)
+#define MSG_ERR_INVALID_REQUEST (-32600)
+#define MSG_ERR_METHOD_NOT_FOUND (-32601)
+#define MSG_ERR_INVALID_PARAMS (-32602)
+
+enum msg_kind {
+	MSG_REQUEST = 0, /* method and a non-null id */
+	MSG_NOTIFICATION, /* method, id null or absent */
+	MSG_RESPONSE,    /* no method; id, result and/or error */
+	MSG_KIND_MAX
+};
+
+struct msg {
+	json_t *root;   /* owned; the other pointers borrow from it */
+	enum msg_kind kind;
+	json_t *id;     /* NULL when absent or JSON null */
+	const char *method;
+	json_t *params; /* an array, or NULL (absent params read as []) */
+	json_t *result; /* responses */
+	json_t *error;  /* responses: NULL when absent or null */
+};
+
+/*
+ * msg_read_line(in, max, line, len): take one line off in. Returns 1 with
+ * a NUL-terminated *line (caller frees; the "\n" and any "\r" removed), 0 if
+ * no complete line is buffered yet and the partial one is within max, -1 if
+ * the line (complete or not) is longer than max bytes.
+ */
+int msg_read_line(struct evbuffer *in, size_t max, char **line, size_t *len);
+
+/*
+ * msg_parse(line, len, m, err, errlen): parse one line. Returns 0 and fills
+ * *m (release with msg_clear()), or -1 with the JSON-RPC error code to answer
+ * (MSG_ERR_PARSE or MSG_ERR_INVALID_REQUEST) and a short reason in err. The
+ * nesting depth of the JSON is bounded by jansson (2048 levels).
+ */
+int msg_parse(const char *line, size_t len, struct msg *m, char *err,
+    size_t errlen);
+void msg_clear(struct msg *m);
+
+/* Append one message (compact JSON + "\n") to out; takes a reference to
+ * nothing (msg stays the caller's). Returns 0 or -1. */
+int msg_send(struct evbuffer *out, const json_t *msg);
+/* {"id":id,"result":result,"error":null}; steals result. id may be NULL. */
+int msg_send_result(struct evbuffer *out, const json_t *id, json_t *result);
+/* {"id":id,"result":null,"error":[code,"message",null]} */
+int msg_send_error(struct evbuffer *out, const json_t *id, int code,
+    const char *message);
+/* {"id":id,"method":method,"params":params}; steals params; id NULL means a
+ * notification ("id":null). */
+int msg_send_request(struct evbuffer *out, const json_t *id,
+    const char *method, json_t *params);
+
+/* Parameter helpers: the string / number at index i of params, or NULL /
+ * -1 when absent or of another type. */
+const char *msg_param_str(const struct msg *m, size_t i);
+int msg_param_double(const struct msg *m, size_t i, double *out);
+
+#endif
