@@ -6,9 +6,7 @@
  * threads hang off this loop as they are built.
  */
 #include <errno.h>
-#include <event2/event.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "proxy/proxy.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -179,64 +178,6 @@ start_log_config(const struct cfg *c)
 	free(db);
 }
 
-struct start_loop {
-	struct event_base *base;
-	int signal;
-};
-
-static void
-start_on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct start_loop *l = arg;
-
-	(void)what;
-	if (sig == SIGHUP) {
-		log_info("main", "SIGHUP received; configuration reload is not "
-		    "available yet, carrying on");
-		return;
-	}
-	l->signal = (int)sig;
-	event_base_loopbreak(l->base);
-}
-
-/* Wait for SIGTERM or SIGINT; the proxy itself hangs off this loop. */
-static int
-start_run(void)
-{
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct event *ev[3] = { NULL, NULL, NULL };
-	struct start_loop l = { NULL, 0 };
-	int rc = CLI_EXIT_FAILURE;
-
-	l.base = event_base_new();
-	if (l.base == NULL) {
-		log_errorx("main", "cannot create the event loop");
-		return CLI_EXIT_FAILURE;
-	}
-	for (size_t i = 0; i < 3; i++) {
-		ev[i] = evsignal_new(l.base, sigs[i], start_on_signal, &l);
-		if (ev[i] == NULL || evsignal_add(ev[i], NULL) != 0) {
-			log_errorx("main", "cannot watch signal %d", sigs[i]);
-			goto out;
-		}
-	}
-	log_info("main", "ready (pid %ld); stop with SIGTERM or SIGINT",
-	    (long)getpid());
-	if (event_base_dispatch(l.base) < 0) {
-		log_errorx("main", "event loop failed");
-		goto out;
-	}
-	log_info("main", "%s received, shutting down",
-	    l.signal == SIGINT ? "SIGINT" : "SIGTERM");
-	rc = CLI_EXIT_OK;
-out:
-	for (size_t i = 0; i < 3; i++)
-		if (ev[i] != NULL)
-			event_free(ev[i]);
-	event_base_free(l.base);
-	return rc;
-}
-
 int
 cmd_start(int argc, char **argv)
 {
@@ -267,7 +208,7 @@ cmd_start(int argc, char **argv)
 		log_warnx("config", "no pool configured: add a [[pools]] entry "
 		    "to %s, or pass --pool URL", c->path);
 	start_log_config(c);
-	rc = start_run();
+	rc = proxy_run(c);
 	log_info("main", "stopped");
 	cfg_free(c);
 	return rc;

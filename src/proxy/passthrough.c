@@ -1,0 +1,1065 @@
+/*
+ * passthrough.c: Stratum relayed over one upstream connection per miner
+ * (the original Loka model).
+ *
+ * The miner sees the pool's own extranonce1, jobs and difficulty. Loka
+ * rewrites identities (authorize and every submit), maps request ids so
+ * every answer reaches the request that caused it, answers what the pool
+ * must not see (ping, multi_version, extranonce.subscribe unless the pool
+ * allows it), counts every submit's verdict, and when the pool connection
+ * drops reconnects it, replays configure/subscribe/authorize and tells the
+ * miner about a new extranonce (or closes it so it reconnects).
+ *
+ * Threading: everything here runs on the session's worker thread.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "net/worker.h"
+#include "proxy/proxy_internal.h"
+#include "proxy/router.h"
+#include "stratum/identity.h"
+#include "stratum/msg.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* Pool lines can carry long merkle branches; still, bounded. */
+#define UP_LINE_MAX (256 * 1024)
+#define UP_LINES_PER_WAKEUP 256
+/* Reconnect attempts before the miner is let go to use its own failover. */
+#define UP_ATTEMPTS_MAX 8
+/* Malformed lines a miner may send before it is closed. */
+#define MINER_BAD_LINES_MAX 16
+/* client.reconnect waits at most this long. */
+#define UP_RECONNECT_WAIT_MAX_S 60
+
+static void up_on_read(struct bufferevent *bev, void *arg);
+static void up_on_event(struct bufferevent *bev, short what, void *arg);
+static void up_schedule_reconnect(struct session *s, int64_t delay_ms);
+
+static const struct cfg_pool *
+session_pool(const struct session *s)
+{
+	return router_pool(s->t->proxy->router, s->pool);
+}
+
+static uint64_t
+job_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h;
+}
+
+static void
+job_remember(struct session *s, const char *id)
+{
+	s->jobs[s->job_next].id_hash = job_hash(id);
+	s->jobs[s->job_next].diff = s->difficulty;
+	s->job_next = (s->job_next + 1) % SESSION_JOBS;
+}
+
+/* The difficulty in force when this job was sent (current if unknown). */
+static double
+job_difficulty(const struct session *s, const char *id)
+{
+	uint64_t h = job_hash(id);
+
+	for (size_t i = 0; i < SESSION_JOBS; i++)
+		if (s->jobs[i].id_hash == h && s->jobs[i].diff > 0)
+			return s->jobs[i].diff;
+	return s->difficulty;
+}
+
+/* ---- pending requests ---- */
+
+/* A free slot, or NULL when max_pending_requests are waiting already. */
+static struct pending *
+pend_alloc(struct session *s)
+{
+	size_t cap = (size_t)s->t->proxy->cfg->server.max_pending_requests;
+	size_t old = s->npend;
+
+	for (size_t i = 0; i < s->npend; i++)
+		if (s->pend[i].up_id == 0)
+			return &s->pend[i];
+	if (s->npend >= cap)
+		return NULL;
+	s->npend = s->npend ? s->npend * 2 : 4;
+	if (s->npend > cap)
+		s->npend = cap;
+	s->pend = xreallocarray(s->pend, s->npend, sizeof(*s->pend));
+	memset(s->pend + old, 0, (s->npend - old) * sizeof(*s->pend));
+	return &s->pend[old];
+}
+
+static void
+pend_free(struct pending *p)
+{
+	json_decref(p->miner_id);
+	memset(p, 0, sizeof(*p));
+}
+
+static struct pending *
+pend_find(struct session *s, json_t *id)
+{
+	json_int_t v;
+
+	if (!json_is_integer(id))
+		return NULL;
+	v = json_integer_value(id);
+	if (v <= 0 || v > UINT32_MAX)
+		return NULL;
+	for (size_t i = 0; i < s->npend; i++)
+		if (s->pend[i].up_id == (uint32_t)v)
+			return &s->pend[i];
+	return NULL;
+}
+
+/*
+ * Send a request upstream under a fresh id of Loka's own (so ids never
+ * collide, whatever the miner uses). Steals params. Returns the pending
+ * slot, or NULL (params released) when too many are waiting.
+ */
+static struct pending *
+up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
+    const char *method, json_t *params)
+{
+	struct pending *p = pend_alloc(s);
+	json_t *id;
+
+	if (p == NULL) {
+		json_decref(params);
+		return NULL;
+	}
+	if (++s->next_up_id == 0)
+		s->next_up_id = 1;
+	p->up_id = s->next_up_id;
+	p->kind = kind;
+	p->miner_id = miner_id != NULL ? json_incref((json_t *)miner_id) :
+	    NULL;
+	p->worker = -1;
+	id = json_integer(p->up_id);
+	msg_send_request(bufferevent_get_output(s->up), id, method, params);
+	json_decref(id);
+	return p;
+}
+
+/* ---- answers to the miner ---- */
+
+static int
+relay_response(struct session *s, const json_t *miner_id, json_t *result,
+    json_t *error)
+{
+	json_t *m;
+
+	if (s->down == NULL)
+		return -1;
+	m = json_pack("{s:O?,s:O?,s:O?}", "id", miner_id, "result",
+	    result != NULL ? result : json_null(), "error",
+	    error != NULL ? error : json_null());
+	if (m == NULL)
+		return -1;
+	msg_send(bufferevent_get_output(s->down), m);
+	json_decref(m);
+	return session_check_output(s);
+}
+
+/* Error code and message of a pool's error value ([code, "msg", ...] or
+ * {"code":..,"message":..}). */
+static void
+error_parts(json_t *error, int *code, const char **message)
+{
+	*code = 20;
+	*message = NULL;
+	if (json_is_array(error)) {
+		if (json_is_integer(json_array_get(error, 0)))
+			*code = (int)json_integer_value(json_array_get(error,
+			    0));
+		*message = json_string_value(json_array_get(error, 1));
+	} else if (json_is_object(error)) {
+		if (json_is_integer(json_object_get(error, "code")))
+			*code = (int)json_integer_value(json_object_get(error,
+			    "code"));
+		*message = json_string_value(json_object_get(error,
+		    "message"));
+	}
+}
+
+/* ---- worker identities ---- */
+
+static int
+worker_find(const struct session *s, const char *login)
+{
+	for (size_t i = 0; i < s->nworkers; i++)
+		if (strcmp(s->workers[i].login, login) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* (Re)compute the pool-side name of a worker for the current pool. */
+static int
+worker_identity(struct session *s, struct session_worker *w,
+    struct identity *id)
+{
+	const struct cfg_pool *p = session_pool(s);
+
+	if (identity_rewrite(w->login, p->sep1, p->sep2, p->username, id) != 0)
+		return -1;
+	free(w->pool_name);
+	w->pool_name = xstrdup(id->pool_name);
+	return 0;
+}
+
+static json_t *
+authorize_params(const struct session *s, const struct session_worker *w)
+{
+	const struct cfg_pool *p = session_pool(s);
+	const char *password = p->password[0] != '\0' ? p->password :
+	    w->password;
+
+	return json_pack("[s,s]", w->pool_name, password);
+}
+
+/* ---- miner requests ---- */
+
+static int
+miner_subscribe(struct session *s, struct msg *m)
+{
+	json_decref(s->subscribe_params);
+	s->subscribe_params = json_deep_copy(m->params != NULL ? m->params :
+	    json_array());
+	if (up_request(s, PEND_SUBSCRIBE, m->id, "mining.subscribe",
+	    json_incref(s->subscribe_params)) == NULL)
+		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		    "Too many pending requests");
+	return 0;
+}
+
+static uint32_t
+parse_mask(const char *hex)
+{
+	char *end;
+	unsigned long v;
+
+	if (hex == NULL)
+		return 0;
+	errno = 0;
+	v = strtoul(hex, &end, 16);
+	if (errno != 0 || *end != '\0' || end == hex || v > UINT32_MAX)
+		return 0;
+	return (uint32_t)v;
+}
+
+static int
+miner_configure(struct session *s, struct msg *m)
+{
+	json_t *exts = json_array_get(m->params, 0);
+	json_t *opts = json_array_get(m->params, 1);
+
+	if (!json_is_array(exts))
+		return session_send_error(s, m->id, MSG_ERR_INVALID_PARAMS,
+		    "Invalid params: expected [[extensions], {options}]");
+	s->requested_mask = parse_mask(json_string_value(json_object_get(opts,
+	    "version-rolling.mask")));
+	json_decref(s->configure_params);
+	s->configure_params = json_deep_copy(m->params);
+	if (up_request(s, PEND_CONFIGURE, m->id, "mining.configure",
+	    json_incref(s->configure_params)) == NULL)
+		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		    "Too many pending requests");
+	return 0;
+}
+
+static int
+miner_authorize(struct session *s, struct msg *m)
+{
+	const char *login = msg_param_str(m, 0);
+	const char *password = msg_param_str(m, 1);
+	struct session_worker *w;
+	struct identity id;
+	struct pending *p;
+	int i;
+
+	if (login == NULL)
+		return session_send_error(s, m->id, MSG_ERR_INVALID_PARAMS,
+		    "Invalid params: expected [\"user.worker\", \"password\"]");
+	i = worker_find(s, login);
+	if (i < 0) {
+		if (s->nworkers >= SESSION_WORKERS_MAX)
+			return session_send_error(s, m->id,
+			    MSG_ERR_UNAUTHORIZED,
+			    "Too many workers on one connection");
+		s->workers = xreallocarray(s->workers, s->nworkers + 1,
+		    sizeof(*s->workers));
+		w = &s->workers[s->nworkers];
+		memset(w, 0, sizeof(*w));
+		w->login = xstrdup(login);
+		w->password = xstrdup(password != NULL ? password : "");
+		i = (int)s->nworkers++;
+	}
+	w = &s->workers[i];
+	if (worker_identity(s, w, &id) != 0)
+		return session_send_error(s, m->id, MSG_ERR_UNAUTHORIZED,
+		    "Invalid worker name");
+	p = up_request(s, PEND_AUTHORIZE, m->id, "mining.authorize",
+	    authorize_params(s, w));
+	if (p == NULL)
+		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		    "Too many pending requests");
+	p->worker = i;
+	return 0;
+}
+
+static int
+miner_submit(struct session *s, struct msg *m)
+{
+	const char *login = msg_param_str(m, 0);
+	const char *job = msg_param_str(m, 1);
+	json_t *params;
+	struct pending *p;
+	int i;
+
+	STAT_INC(s->t, submits);
+	if (login == NULL || job == NULL || json_array_size(m->params) < 5)
+		return session_send_error(s, m->id, MSG_ERR_INVALID_PARAMS,
+		    "Invalid params: expected [worker, job_id, extranonce2, "
+		    "ntime, nonce(, version_bits)]");
+	if (!s->subscribed)
+		return session_send_error(s, m->id, MSG_ERR_NOT_SUBSCRIBED,
+		    "Not subscribed");
+	i = worker_find(s, login);
+	if (i < 0 || !s->workers[i].authorized)
+		return session_send_error(s, m->id, MSG_ERR_UNAUTHORIZED,
+		    "Unauthorized worker");
+	params = json_deep_copy(m->params);
+	json_array_set_new(params, 0, json_string(s->workers[i].pool_name));
+	p = up_request(s, PEND_SUBMIT, m->id, "mining.submit", params);
+	if (p == NULL) {
+		STAT_INC(s->t, pending_full);
+		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		    "Too many pending requests");
+	}
+	p->worker = i;
+	p->diff = job_difficulty(s, job);
+	s->submits_pending++;
+	return 0;
+}
+
+static int
+miner_forward(struct session *s, struct msg *m)
+{
+	json_t *params = m->params != NULL ? json_deep_copy(m->params) :
+	    json_array();
+
+	if (m->kind == MSG_NOTIFICATION) {
+		msg_send_request(bufferevent_get_output(s->up), NULL,
+		    m->method, params);
+		return 0;
+	}
+	if (up_request(s, PEND_FORWARD, m->id, m->method, params) == NULL) {
+		STAT_INC(s->t, pending_full);
+		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		    "Too many pending requests");
+	}
+	return 0;
+}
+
+/* Methods that need the pool: queue them until it is connected. */
+static bool
+needs_upstream(const char *method)
+{
+	static const char *const methods[] = {
+		"mining.subscribe", "mining.configure", "mining.authorize",
+		"mining.submit", "mining.suggest_difficulty",
+		"mining.suggest_target", "mining.extranonce.subscribe",
+		"mining.get_transactions",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(method, methods[i]) == 0)
+			return true;
+	return false;
+}
+
+static int
+backlog_add(struct session *s, const char *line, size_t len, json_t *id)
+{
+	if (s->backlog_lines >=
+	    (size_t)s->t->proxy->cfg->server.max_pending_requests) {
+		STAT_INC(s->t, pending_full);
+		return id != NULL ? session_send_error(s, id, MSG_ERR_OTHER,
+		    "Too many pending requests") : 0;
+	}
+	if (s->backlog == NULL)
+		s->backlog = evbuffer_new();
+	evbuffer_add(s->backlog, line, len);
+	evbuffer_add(s->backlog, "\n", 1);
+	s->backlog_lines++;
+	return 0;
+}
+
+static int
+miner_request(struct session *s, struct msg *m, const char *line, size_t len)
+{
+	const char *method = m->method;
+	const struct cfg_pool *pool;
+
+	/* Answered by Loka itself. */
+	if (strcmp(method, "mining.ping") == 0 ||
+	    strcmp(method, "client.ping") == 0)
+		return m->id != NULL ?
+		    session_send_result(s, m->id, json_string("pong")) : 0;
+	if (strcmp(method, "mining.multi_version") == 0)
+		return m->id != NULL ?
+		    session_send_result(s, m->id, json_true()) : 0;
+	if (!needs_upstream(method)) {
+		if (m->id == NULL)
+			return 0; /* unknown notification: ignored */
+		return session_send_error(s, m->id, MSG_ERR_METHOD_NOT_FOUND,
+		    "Method not found");
+	}
+	if (s->up == NULL && s->up_state == UP_NONE) {
+		passthrough_connect(s);
+		if (s->state == SESSION_CLOSING)
+			return -1;
+	}
+	pool = session_pool(s);
+	if (strcmp(method, "mining.extranonce.subscribe") == 0) {
+		s->extranonce_subscribed = true;
+		if (pool == NULL || !pool->extranonce_subscribe)
+			return m->id != NULL ?
+			    session_send_result(s, m->id, json_true()) : 0;
+	}
+	if (s->up_state != UP_READY)
+		return backlog_add(s, line, len, m->id);
+	if (m->kind == MSG_NOTIFICATION)
+		return miner_forward(s, m);
+	if (strcmp(method, "mining.submit") == 0)
+		return miner_submit(s, m);
+	if (strcmp(method, "mining.authorize") == 0)
+		return miner_authorize(s, m);
+	if (strcmp(method, "mining.subscribe") == 0)
+		return miner_subscribe(s, m);
+	if (strcmp(method, "mining.configure") == 0)
+		return miner_configure(s, m);
+	return miner_forward(s, m);
+}
+
+int
+passthrough_miner_line(struct session *s, char *line, size_t len)
+{
+	char err[200];
+	struct msg m;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	rc = msg_parse(line, len, &m, err, sizeof(err));
+	if (rc != 0) {
+		STAT_INC(s->t, parse_errors);
+		log_sdebug("stratum", s->id, "bad line from %s: %s",
+		    s->peer_str, err);
+		if (session_send_error(s, NULL, rc, rc == MSG_ERR_PARSE ?
+		    "Parse error" : "Invalid request") != 0)
+			return -1;
+		if (++s->bad_lines > MINER_BAD_LINES_MAX) {
+			session_close_after_flush(s, "too many bad lines");
+			return -1;
+		}
+		return 0;
+	}
+	if (m.kind == MSG_RESPONSE) {
+		/* Loka sends the miner no requests that need an answer. */
+		msg_clear(&m);
+		return 0;
+	}
+	rc = miner_request(s, &m, line, len);
+	msg_clear(&m);
+	return rc < 0 || s->state == SESSION_CLOSING ? -1 : 0;
+}
+
+/* ---- pool responses ---- */
+
+/* The miner's answer to configure: every extension it asked for. */
+static json_t *
+configure_answer(struct session *s, json_t *pool_result)
+{
+	json_t *exts = json_array_get(s->configure_params, 0);
+	json_t *res = json_object();
+	size_t i;
+	json_t *e;
+
+	s->version_rolling = false;
+	json_array_foreach(exts, i, e) {
+		const char *name = json_string_value(e);
+		json_t *v;
+
+		if (name == NULL)
+			continue;
+		v = json_object_get(pool_result, name);
+		if (strcmp(name, "version-rolling") == 0) {
+			uint32_t pool_mask = parse_mask(json_string_value(
+			    json_object_get(pool_result,
+			    "version-rolling.mask")));
+			char hex[9];
+
+			/* Never wider than the pool's grant, nor than the
+			 * miner's request. */
+			s->granted_mask = pool_mask & s->requested_mask;
+			s->version_rolling = json_is_true(v) &&
+			    s->granted_mask != 0;
+			json_object_set_new(res, name,
+			    json_boolean(s->version_rolling));
+			snprintf(hex, sizeof(hex), "%08x", s->granted_mask);
+			if (s->version_rolling)
+				json_object_set_new(res,
+				    "version-rolling.mask", json_string(hex));
+			continue;
+		}
+		json_object_set(res, name, json_is_boolean(v) ? v :
+		    json_false());
+		/* Carry the pool's "<ext>.<param>" answers along. */
+		{
+			const char *key;
+			json_t *val;
+			size_t nlen = strlen(name);
+
+			json_object_foreach(pool_result, key, val)
+				if (strncmp(key, name, nlen) == 0 &&
+				    key[nlen] == '.')
+					json_object_set(res, key, val);
+		}
+	}
+	return res;
+}
+
+static void
+on_subscribed(struct session *s, json_t *result, bool replay)
+{
+	const char *en1 = json_string_value(json_array_get(result, 1));
+	json_t *size = json_array_get(result, 2);
+	int en2 = json_is_integer(size) ? (int)json_integer_value(size) : -1;
+	bool changed;
+
+	if (en1 == NULL || en2 < 0 || en2 > 32) {
+		log_swarnx("stratum", s->id, "pool %s: malformed subscribe "
+		    "answer", session_pool(s)->name);
+		return;
+	}
+	changed = s->extranonce1 == NULL || strcmp(s->extranonce1, en1) != 0 ||
+	    s->extranonce2_size != en2;
+	free(s->extranonce1);
+	s->extranonce1 = xstrdup(en1);
+	s->extranonce2_size = en2;
+	s->subscribed = true;
+	if (!replay || !changed)
+		return;
+	if (s->extranonce_subscribed) {
+		json_t *params = json_pack("[s,i]", en1, en2);
+
+		log_sdebug("stratum", s->id, "new extranonce after reconnect: "
+		    "sending mining.set_extranonce");
+		msg_send_request(bufferevent_get_output(s->down), NULL,
+		    "mining.set_extranonce", params);
+		session_check_output(s);
+		return;
+	}
+	log_sinfo("stratum", s->id, "%s: the pool gave a new extranonce and "
+	    "the miner cannot take one; closing so it reconnects",
+	    s->peer_str);
+	session_close_after_flush(s, "extranonce changed");
+}
+
+static void
+on_authorized(struct session *s, int worker, json_t *result, bool replay)
+{
+	struct session_worker *w;
+	struct identity id;
+
+	if (worker < 0 || (size_t)worker >= s->nworkers)
+		return;
+	w = &s->workers[worker];
+	if (!json_is_true(result)) {
+		if (replay)
+			log_swarnx("stratum", s->id, "pool %s refused worker "
+			    "%s after reconnecting", session_pool(s)->name,
+			    w->pool_name);
+		w->authorized = false;
+		return;
+	}
+	if (identity_rewrite(w->login, session_pool(s)->sep1,
+	    session_pool(s)->sep2, session_pool(s)->username, &id) != 0)
+		return;
+	w->acct = acct_worker_get(s->t->acct, s->pool, id.user, id.worker);
+	if (w->acct == NULL) {
+		log_swarnx("stratum", s->id, "worker table full; refusing %s",
+		    w->pool_name);
+		return;
+	}
+	w->authorized = true;
+	if (!replay)
+		log_sinfo("stratum", s->id, "%s authorized %s as %s on pool %s",
+		    s->peer_str, w->login, w->pool_name, session_pool(s)->name);
+	if (s->state == SESSION_STRATUM && s->subscribed)
+		session_activated(s);
+}
+
+static void
+on_submit_verdict(struct session *s, int worker, double diff, json_t *result,
+    json_t *error)
+{
+	struct session_worker *w = worker >= 0 &&
+	    (size_t)worker < s->nworkers ? &s->workers[worker] : NULL;
+	struct acct_worker *a = w != NULL ? w->acct : NULL;
+
+	if (s->submits_pending > 0)
+		s->submits_pending--;
+	if (json_is_true(result) && error == NULL) {
+		if (a != NULL)
+			acct_accept(s->t->acct, a, diff);
+	} else {
+		int code;
+		const char *message;
+
+		error_parts(error, &code, &message);
+		acct_reject(s->t->acct, a, acct_reason(code, message), diff);
+	}
+}
+
+static void
+up_response(struct session *s, struct msg *m)
+{
+	struct pending *slot = pend_find(s, m->id);
+	struct pending p;
+	json_t *answer;
+
+	if (slot == NULL) {
+		log_sdebug("stratum", s->id, "pool answered an unknown id");
+		return;
+	}
+	/* Take the request out first: answering may close the session,
+	 * which releases the pending table. */
+	p = *slot;
+	memset(slot, 0, sizeof(*slot));
+	switch (p.kind) {
+	case PEND_CONFIGURE:
+		answer = configure_answer(s, m->error == NULL &&
+		    json_is_object(m->result) ? m->result : NULL);
+		relay_response(s, p.miner_id, answer, NULL);
+		json_decref(answer);
+		break;
+	case PEND_SUBSCRIBE:
+		if (m->error == NULL)
+			on_subscribed(s, m->result, false);
+		if (relay_response(s, p.miner_id, m->result, m->error) != 0)
+			break;
+		if (s->state == SESSION_STRATUM && s->subscribed)
+			for (size_t i = 0; i < s->nworkers; i++)
+				if (s->workers[i].authorized) {
+					session_activated(s);
+					break;
+				}
+		break;
+	case PEND_AUTHORIZE:
+		on_authorized(s, p.worker, m->error == NULL ? m->result : NULL,
+		    false);
+		relay_response(s, p.miner_id, m->result, m->error);
+		break;
+	case PEND_SUBMIT:
+		on_submit_verdict(s, p.worker, p.diff, m->result, m->error);
+		if (relay_response(s, p.miner_id, m->result, m->error) == 0)
+			session_drain_check(s);
+		break;
+	case PEND_FORWARD:
+		relay_response(s, p.miner_id, m->result, m->error);
+		break;
+	case PEND_REPLAY_SUBSCRIBE:
+		if (m->error == NULL)
+			on_subscribed(s, m->result, true);
+		break;
+	case PEND_REPLAY:
+		if (p.worker >= 0)
+			on_authorized(s, p.worker, m->error == NULL ?
+			    m->result : NULL, true);
+		break;
+	case PEND_KIND_MAX:
+		break;
+	}
+	json_decref(p.miner_id);
+}
+
+/* ---- pool requests and notifications ---- */
+
+static void
+up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
+{
+	const char *method = m->method;
+	double d;
+
+	if (strcmp(method, "mining.notify") == 0) {
+		const char *job = msg_param_str(m, 0);
+
+		if (job != NULL)
+			job_remember(s, job);
+		session_send_raw(s, line, len);
+	} else if (strcmp(method, "mining.set_difficulty") == 0) {
+		if (msg_param_double(m, 0, &d) == 0 && d > 0)
+			s->difficulty = d;
+		session_send_raw(s, line, len);
+	} else if (strcmp(method, "mining.set_extranonce") == 0) {
+		const char *en1 = msg_param_str(m, 0);
+		json_t *size = json_array_get(m->params, 1);
+
+		if (en1 == NULL || !json_is_integer(size))
+			return;
+		free(s->extranonce1);
+		s->extranonce1 = xstrdup(en1);
+		s->extranonce2_size = (int)json_integer_value(size);
+		if (s->extranonce_subscribed)
+			session_send_raw(s, line, len);
+		else
+			session_close_after_flush(s, "pool changed the "
+			    "extranonce of a miner that cannot take it");
+	} else if (strcmp(method, "mining.set_version_mask") == 0) {
+		char hex[9];
+
+		s->granted_mask = parse_mask(msg_param_str(m, 0)) &
+		    s->requested_mask;
+		snprintf(hex, sizeof(hex), "%08x", s->granted_mask);
+		if (s->version_rolling)
+			msg_send_request(bufferevent_get_output(s->down), NULL,
+			    "mining.set_version_mask",
+			    json_pack("[s]", hex));
+		session_check_output(s);
+	} else if (strcmp(method, "client.reconnect") == 0) {
+		double wait = 0;
+
+		msg_param_double(m, 2, &wait);
+		if (wait < 0 || wait > UP_RECONNECT_WAIT_MAX_S)
+			wait = wait < 0 ? 0 : UP_RECONNECT_WAIT_MAX_S;
+		log_sinfo("stratum", s->id, "pool %s asked to reconnect; "
+		    "reconnecting in %.0fs", session_pool(s)->name, wait);
+		passthrough_release(s);
+		up_schedule_reconnect(s, (int64_t)(wait * 1000));
+	} else if (strcmp(method, "client.show_message") == 0) {
+		const char *text = msg_param_str(m, 0);
+
+		log_sinfo("stratum", s->id, "pool %s says: %s",
+		    session_pool(s)->name, text != NULL ? text : "");
+	} else if (strcmp(method, "client.get_version") == 0) {
+		if (m->id != NULL)
+			msg_send_result(bufferevent_get_output(s->up), m->id,
+			    json_string("loka-stratum/" LOKA_VERSION));
+	} else if (strcmp(method, "mining.ping") == 0 ||
+	    strcmp(method, "client.ping") == 0) {
+		if (m->id != NULL)
+			msg_send_result(bufferevent_get_output(s->up), m->id,
+			    json_string("pong"));
+	} else if (m->id != NULL) {
+		msg_send_error(bufferevent_get_output(s->up), m->id,
+		    MSG_ERR_METHOD_NOT_FOUND, "Method not found");
+	}
+}
+
+static void
+up_on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	for (int i = 0; i < UP_LINES_PER_WAKEUP; i++) {
+		char err[200], *line;
+		size_t len;
+		struct msg m;
+		int rc;
+
+		if (s->up == NULL || s->state == SESSION_CLOSING)
+			return;
+		rc = msg_read_line(bufferevent_get_input(s->up), UP_LINE_MAX,
+		    &line, &len);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			log_swarnx("stratum", s->id, "pool %s sent a line over "
+			    "%d bytes; reconnecting", session_pool(s)->name,
+			    UP_LINE_MAX);
+			passthrough_release(s);
+			up_schedule_reconnect(s, router_backoff_ms(
+			    s->t->proxy->router, s->pool));
+			return;
+		}
+		if (len > 0 && msg_parse(line, len, &m, err, sizeof(err)) == 0) {
+			if (m.kind == MSG_RESPONSE)
+				up_response(s, &m);
+			else
+				up_request_in(s, &m, line, len);
+			msg_clear(&m);
+		} else if (len > 0) {
+			log_sdebug("stratum", s->id, "bad line from pool: %s",
+			    err);
+		}
+		free(line);
+	}
+	if (s->up != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(s->up)) > 0)
+		bufferevent_trigger(s->up, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* ---- the upstream connection ---- */
+
+/* Answer what the lost connection left unanswered. */
+static void
+up_fail_pending(struct session *s)
+{
+	for (size_t i = 0; i < s->npend; i++) {
+		struct pending *p = &s->pend[i];
+
+		if (p->up_id == 0)
+			continue;
+		if (p->kind == PEND_SUBMIT) {
+			struct session_worker *w = p->worker >= 0 &&
+			    (size_t)p->worker < s->nworkers ?
+			    &s->workers[p->worker] : NULL;
+
+			if (s->submits_pending > 0)
+				s->submits_pending--;
+			acct_reject(s->t->acct, w != NULL ? w->acct : NULL,
+			    ACCT_REJ_OTHER, p->diff);
+		}
+		if (p->miner_id != NULL && s->down != NULL)
+			msg_send_error(bufferevent_get_output(s->down),
+			    p->miner_id, MSG_ERR_OTHER,
+			    "Pool connection lost; request not answered");
+		pend_free(p);
+	}
+}
+
+void
+passthrough_release(struct session *s)
+{
+	if (s->up != NULL)
+		bufferevent_free(s->up);
+	s->up = NULL;
+	if (s->up_timer != NULL)
+		evtimer_del(s->up_timer);
+	up_fail_pending(s);
+	s->up_state = UP_NONE;
+}
+
+void
+passthrough_free(struct session *s)
+{
+	passthrough_release(s);
+	if (s->up_timer != NULL)
+		event_free(s->up_timer);
+	s->up_timer = NULL;
+	free(s->pend);
+	s->pend = NULL;
+	s->npend = 0;
+	if (s->backlog != NULL)
+		evbuffer_free(s->backlog);
+	s->backlog = NULL;
+	json_decref(s->configure_params);
+	json_decref(s->subscribe_params);
+	s->configure_params = s->subscribe_params = NULL;
+	free(s->extranonce1);
+	s->extranonce1 = NULL;
+}
+
+static void
+up_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	passthrough_connect(s);
+}
+
+static void
+up_schedule_reconnect(struct session *s, int64_t delay_ms)
+{
+	struct timeval tv;
+
+	if (s->state == SESSION_DRAINING) {
+		session_drain_check(s);
+		return;
+	}
+	if (s->state == SESSION_CLOSING)
+		return;
+	if (!s->subscribed) {
+		/* Nothing to resume: the miner reconnects by itself. */
+		session_close_after_flush(s, "pool connection lost during "
+		    "the handshake");
+		return;
+	}
+	if (++s->up_attempts > UP_ATTEMPTS_MAX) {
+		log_sinfo("stratum", s->id, "%s: no pool after %d attempts; "
+		    "closing so the miner's own failover acts", s->peer_str,
+		    UP_ATTEMPTS_MAX);
+		session_close_after_flush(s, "no pool");
+		return;
+	}
+	if (s->up_timer == NULL)
+		s->up_timer = evtimer_new(worker_base(s->t->worker),
+		    up_on_timer, s);
+	/* Spread a whole farm's reconnects over time (±25%). */
+	delay_ms += (int64_t)(s->id * 7919 % 50) * delay_ms / 100 -
+	    delay_ms / 4;
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	s->up_state = UP_BACKOFF;
+	STAT_INC(s->t, upstream_reconnects);
+	evtimer_add(s->up_timer, &tv);
+}
+
+/* After a reconnect: configure, subscribe, authorize again, in order. */
+static void
+up_replay(struct session *s)
+{
+	struct identity id;
+
+	if (s->configure_params != NULL)
+		up_request(s, PEND_REPLAY, NULL, "mining.configure",
+		    json_incref(s->configure_params));
+	if (s->subscribed)
+		up_request(s, PEND_REPLAY_SUBSCRIBE, NULL, "mining.subscribe",
+		    json_incref(s->subscribe_params != NULL ?
+		    s->subscribe_params : json_array()));
+	for (size_t i = 0; i < s->nworkers; i++) {
+		struct session_worker *w = &s->workers[i];
+		struct pending *p;
+
+		if (!w->authorized || worker_identity(s, w, &id) != 0)
+			continue;
+		p = up_request(s, PEND_REPLAY, NULL, "mining.authorize",
+		    authorize_params(s, w));
+		if (p != NULL)
+			p->worker = (int)i;
+	}
+}
+
+/* Feed queued miner lines now that the pool is connected. */
+static void
+up_drain_backlog(struct session *s)
+{
+	while (s->backlog != NULL && s->up_state == UP_READY &&
+	    s->state != SESSION_CLOSING && s->backlog_lines > 0) {
+		char *line;
+		size_t len;
+
+		if (msg_read_line(s->backlog, UP_LINE_MAX, &line, &len) != 1)
+			break;
+		s->backlog_lines--;
+		if (passthrough_miner_line(s, line, len) < 0) {
+			free(line);
+			return;
+		}
+		free(line);
+	}
+}
+
+static void
+up_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	struct proxy *p = s->t->proxy;
+	bool was_ready = s->up_state == UP_READY;
+	const char *pool = session_pool(s)->name;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		evutil_socket_t fd = bufferevent_getfd(bev);
+		int one = 1;
+		bool resumed = s->subscribed;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		router_success(p->router, s->pool);
+		s->up_state = UP_READY;
+		s->up_attempts = 0;
+		log_sdebug("stratum", s->id, "connected to pool %s", pool);
+		if (resumed)
+			up_replay(s);
+		up_drain_backlog(s);
+		return;
+	}
+	if (!was_ready) {
+		STAT_INC(s->t, upstream_failures);
+		router_failure(p->router, s->pool, proxy_now_ms());
+		log_sinfo("stratum", s->id, "cannot connect to pool %s: %s",
+		    pool, (what & BEV_EVENT_TIMEOUT) ? "timed out" :
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	} else {
+		log_sinfo("stratum", s->id, "pool %s closed the connection%s",
+		    pool, s->subscribed ? "; reconnecting" : "");
+	}
+	passthrough_release(s);
+	if (s->state == SESSION_CLOSING)
+		return;
+	up_schedule_reconnect(s, was_ready ? 0 :
+	    router_backoff_ms(p->router, s->pool));
+}
+
+void
+passthrough_connect(struct session *s)
+{
+	struct proxy *p = s->t->proxy;
+	const struct cfg_pool *pool;
+	struct timeval tv;
+	int64_t now = proxy_now_ms();
+
+	if (s->state == SESSION_CLOSING || s->up != NULL)
+		return;
+	if (s->pool >= 0 && router_allow(p->router, s->pool, now)) {
+		/* the same pool again */
+	} else if (!s->pinned) {
+		s->pool = router_pick(p->router, now);
+	} else {
+		s->pool = -1;
+	}
+	if (s->pool < 0) {
+		if (s->subscribed && !s->pinned) {
+			up_schedule_reconnect(s, 1000);
+			return;
+		}
+		STAT_INC(s->t, no_pool);
+		msg_send_error(bufferevent_get_output(s->down), NULL,
+		    MSG_ERR_OTHER, "No pool available");
+		session_close_after_flush(s, "no pool available");
+		return;
+	}
+	pool = session_pool(s);
+	s->up = bufferevent_socket_new(worker_base(s->t->worker), -1,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->up == NULL) {
+		session_drop(s, "out of resources");
+		return;
+	}
+	bufferevent_setcb(s->up, up_on_read, NULL, up_on_event, s);
+	/* The write timeout bounds the connect itself. */
+	tv.tv_sec = pool->connect_timeout_ms / 1000;
+	tv.tv_usec = (pool->connect_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(s->up, NULL, &tv);
+	bufferevent_enable(s->up, EV_READ | EV_WRITE);
+	s->up_state = UP_CONNECTING;
+	STAT_INC(s->t, upstream_connects);
+	if (bufferevent_socket_connect_hostname(s->up, worker_dns(s->t->worker),
+	    AF_UNSPEC, pool->host, pool->port) != 0) {
+		/* The event callback has run (or will); it handles failure. */
+		log_sdebug("stratum", s->id, "connect to %s failed at once",
+		    pool->name);
+	}
+}

@@ -1,0 +1,288 @@
+/*
+ * proxy.c: starting and stopping the proxy.
+ *
+ * The main thread raises the descriptor limit, creates one worker per
+ * thread (each with its SO_REUSEPORT listeners), then only waits for
+ * signals. SIGTERM/SIGINT: every worker stops accepting, waits (up to
+ * [server] shutdown_timeout) for the pool's verdict on submits in flight,
+ * closes its sessions and ends; the main thread joins them and logs the
+ * share accounting. SIGHUP is logged (reload comes later).
+ */
+#include "proxy/proxy.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "net/worker.h"
+#include "proxy/proxy_internal.h"
+#include "proxy/router.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* Workers listed one by one in the final accounting; more are summed. */
+#define PROXY_LOG_WORKERS_MAX 1000
+
+/* Raise RLIMIT_NOFILE to the hard limit; say so if it is still short. */
+static void
+proxy_raise_nofile(const struct cfg *c)
+{
+	struct rlimit rl;
+	/* Passthrough: one socket to the miner, one to the pool, plus the
+	 * listeners, DNS and the database. */
+	rlim_t need = (rlim_t)c->server.max_connections * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("main", "cannot raise the open file limit");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need)
+		log_warnx("main", "open file limit is %llu but max_connections "
+		    "= %lld needs about %llu: miners past ~%llu will be "
+		    "refused. Raise it (ulimit -n, LimitNOFILE= in systemd)",
+		    (unsigned long long)rl.rlim_cur,
+		    (long long)c->server.max_connections,
+		    (unsigned long long)need,
+		    (unsigned long long)(rl.rlim_cur > 256 ?
+		    (rl.rlim_cur - 256) / 2 : 0));
+}
+
+static size_t
+proxy_thread_count(const struct cfg *c)
+{
+	long n = c->performance.worker_threads;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}
+
+struct proxy_signals {
+	struct event_base *base;
+	int signal;
+};
+
+static void
+proxy_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy_signals *ps = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("main", "SIGHUP received; configuration reload is not "
+		    "available yet, carrying on");
+		return;
+	}
+	ps->signal = (int)sig;
+	event_base_loopbreak(ps->base);
+}
+
+/* Wait in the main thread for SIGTERM or SIGINT. */
+static int
+proxy_wait_signal(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct proxy_signals ps = { event_base_new(), 0 };
+	struct event *ev[3] = { NULL, NULL, NULL };
+
+	if (ps.base == NULL)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		ev[i] = evsignal_new(ps.base, sigs[i], proxy_on_signal, &ps);
+		if (ev[i] != NULL)
+			evsignal_add(ev[i], NULL);
+	}
+	event_base_dispatch(ps.base);
+	for (size_t i = 0; i < 3; i++)
+		if (ev[i] != NULL)
+			event_free(ev[i]);
+	event_base_free(ps.base);
+	return ps.signal;
+}
+
+struct merge {
+	struct acct_table *into;
+};
+
+static void
+merge_worker(const struct acct_worker *w, void *arg)
+{
+	struct merge *m = arg;
+	struct acct_worker *to = acct_worker_get(m->into, w->pool, w->user,
+	    w->worker);
+
+	if (to != NULL)
+		acct_counts_add(&to->c, &w->c);
+}
+
+struct log_state {
+	const struct cfg *cfg;
+	size_t listed;
+};
+
+static void
+log_counts(const char *what, const struct acct_counts *c)
+{
+	log_info("accounting", "%s: accepted %llu (difficulty %.8g), "
+	    "rejected %llu stale, %llu duplicate, %llu low_difficulty, "
+	    "%llu unauthorized, %llu other", what,
+	    (unsigned long long)c->accepted, c->accepted_diff,
+	    (unsigned long long)c->rejected[ACCT_REJ_STALE],
+	    (unsigned long long)c->rejected[ACCT_REJ_DUPLICATE],
+	    (unsigned long long)c->rejected[ACCT_REJ_LOW_DIFF],
+	    (unsigned long long)c->rejected[ACCT_REJ_UNAUTHORIZED],
+	    (unsigned long long)c->rejected[ACCT_REJ_OTHER]);
+}
+
+static void
+log_worker(const struct acct_worker *w, void *arg)
+{
+	struct log_state *ls = arg;
+	char what[512];
+
+	if (ls->listed++ >= PROXY_LOG_WORKERS_MAX)
+		return;
+	snprintf(what, sizeof(what), "worker %s / %s / %s",
+	    ls->cfg->pools[w->pool].name, w->user, w->worker);
+	log_counts(what, &w->c);
+}
+
+/* The books as they stand at shutdown, merged over the threads. */
+static void
+proxy_log_accounting(struct proxy *p)
+{
+	struct merge m = { acct_table_new(p->cfg->npools) };
+	struct log_state ls = { p->cfg, 0 };
+	uint64_t accepted = 0, refused = 0;
+
+	for (size_t i = 0; i < p->nworkers; i++) {
+		acct_foreach(p->threads[i]->acct, merge_worker, &m);
+		accepted += atomic_load(&p->threads[i]->stats.accepted);
+		refused += atomic_load(&p->threads[i]->stats.refused_full);
+	}
+	log_info("accounting", "connections: %llu accepted, %llu refused "
+	    "(max_connections)", (unsigned long long)accepted,
+	    (unsigned long long)refused);
+	for (size_t pool = 0; pool < p->cfg->npools; pool++) {
+		struct acct_counts total = { 0 };
+		char what[128];
+
+		for (size_t i = 0; i < p->nworkers; i++)
+			acct_counts_add(&total,
+			    acct_pool_counts(p->threads[i]->acct, (int)pool));
+		snprintf(what, sizeof(what), "pool %s",
+		    p->cfg->pools[pool].name);
+		log_counts(what, &total);
+	}
+	acct_foreach(m.into, log_worker, &ls);
+	if (ls.listed > PROXY_LOG_WORKERS_MAX)
+		log_info("accounting", "... and %zu more workers",
+		    ls.listed - PROXY_LOG_WORKERS_MAX);
+	acct_table_free(m.into);
+}
+
+static void
+proxy_free(struct proxy *p)
+{
+	for (size_t i = 0; i < p->nworkers; i++) {
+		if (p->threads[i] != NULL) {
+			if (p->workers[i] != NULL)
+				session_thread_fini(p->threads[i]);
+			acct_table_free(p->threads[i]->acct);
+			free(p->threads[i]);
+		}
+		worker_free(p->workers[i]);
+	}
+	free(p->workers);
+	free(p->threads);
+	cidr_set_free(&p->trusted);
+	router_free(p->router);
+}
+
+int
+proxy_run(const struct cfg *c)
+{
+	struct proxy p;
+	char err[256];
+	int *ports = NULL;
+	int rc = 1, sig;
+	size_t started = 0;
+
+	memset(&p, 0, sizeof(p));
+	atomic_init(&p.active, 0);
+	atomic_init(&p.next_session, 1);
+	if (evthread_use_pthreads() != 0) {
+		log_errorx("main", "libevent has no thread support");
+		return 1;
+	}
+	/* A miner that goes away must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	proxy_raise_nofile(c);
+	p.cfg = c;
+	p.router = router_new(c);
+	if (cidr_set_parse(&p.trusted,
+	    (const char *const *)c->server.trusted_proxies.v,
+	    c->server.trusted_proxies.n, err, sizeof(err)) != 0) {
+		log_errorx("main", "[server] trusted_proxies: %s", err);
+		goto out;
+	}
+	p.nworkers = proxy_thread_count(c);
+	p.workers = xcalloc(p.nworkers, sizeof(*p.workers));
+	p.threads = xcalloc(p.nworkers, sizeof(*p.threads));
+	for (size_t i = 0; i < p.nworkers; i++) {
+		struct proxy_thread *t = xcalloc(1, sizeof(*t));
+
+		p.threads[i] = t;
+		t->proxy = &p;
+		t->acct = acct_table_new(c->npools);
+		p.workers[i] = worker_new((int)i, &c->server.bind, ports,
+		    session_accept, &p);
+		if (p.workers[i] == NULL)
+			goto out;
+		t->worker = p.workers[i];
+		worker_set_data(t->worker, t);
+		session_thread_init(t);
+		if (ports == NULL) {
+			/* Every thread listens on the ports the first got. */
+			ports = xcalloc(c->server.bind.n, sizeof(*ports));
+			for (size_t b = 0; b < c->server.bind.n; b++)
+				ports[b] = worker_port(p.workers[0], b);
+		}
+	}
+	for (size_t b = 0; b < c->server.bind.n; b++)
+		log_info("main", "listening for miners on %s (port %d), %zu "
+		    "threads", c->server.bind.v[b], ports[b], p.nworkers);
+	for (started = 0; started < p.nworkers; started++)
+		if (worker_start(p.workers[started]) != 0)
+			break;
+	if (started == p.nworkers) {
+		log_info("main", "ready (pid %ld); stop with SIGTERM or "
+		    "SIGINT", (long)getpid());
+		sig = proxy_wait_signal();
+		log_info("main", "%s received: no new miners; waiting up to "
+		    "%llds for shares in flight", sig == SIGINT ? "SIGINT" :
+		    "SIGTERM",
+		    (long long)(c->server.shutdown_timeout_ms / 1000));
+		rc = sig > 0 ? 0 : 1;
+	}
+	for (size_t i = 0; i < started; i++)
+		worker_post(p.workers[i], session_thread_drain, NULL);
+	for (size_t i = 0; i < started; i++)
+		worker_join(p.workers[i]);
+	if (started == p.nworkers)
+		proxy_log_accounting(&p);
+out:
+	free(ports);
+	proxy_free(&p);
+	return rc;
+}

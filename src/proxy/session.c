@@ -1,0 +1,666 @@
+/*
+ * session.c: one miner connection: accepting it within the limits, telling
+ * what it speaks from its first bytes (Stratum, an HTTP CONNECT tunnel, a
+ * PROXY header from a trusted load balancer), reading its lines, its
+ * deadlines, and closing it.
+ *
+ * Lifetime: a session is created on accept and belongs to the accepting
+ * worker thread. session_drop() releases its connections at once and moves
+ * it to the thread's zombie list; the reap event frees it after the current
+ * callback has returned, so no callback ever touches freed memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "net/sniff.h"
+#include "net/worker.h"
+#include "proxy/proxy_internal.h"
+#include "proxy/router.h"
+#include "stratum/msg.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* Lines handled per wakeup, so one flooding miner cannot starve others. */
+#define SESSION_LINES_PER_WAKEUP 64
+/* How long a last answer may take to leave before the socket is closed. */
+#define SESSION_FLUSH_TIMEOUT_S 5
+/* Bytes of a connection's start we look at before giving up on it. */
+#define SESSION_SNIFF_MAX (SNIFF_CONNECT_MAX + SNIFF_PROXY_V2_MAX)
+
+static void session_on_read(struct bufferevent *bev, void *arg);
+static void session_on_event(struct bufferevent *bev, short what, void *arg);
+
+static const char *const session_state_names[SESSION_STATE_MAX] = {
+	"sniff", "stratum", "active", "draining", "closing"
+};
+
+int64_t
+proxy_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) *
+	    1000 };
+
+	return tv;
+}
+
+void
+session_set_state(struct session *s, enum session_state to)
+{
+	if (s->state == to)
+		return;
+	log_sdebug("session", s->id, "%s -> %s", session_state_names[s->state],
+	    session_state_names[to]);
+	s->state = to;
+}
+
+static void
+format_peer(struct session *s)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (s->peer.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&s->peer;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		snprintf(s->peer_str, sizeof(s->peer_str), "%s:%d", host,
+		    port);
+	} else if (s->peer.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s->peer;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		snprintf(s->peer_str, sizeof(s->peer_str), "[%s]:%d", host,
+		    port);
+	} else {
+		snprintf(s->peer_str, sizeof(s->peer_str), "?");
+	}
+}
+
+static void
+session_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_thread *t = arg;
+	struct session *s;
+
+	(void)fd;
+	(void)what;
+	while ((s = TAILQ_FIRST(&t->zombies)) != NULL) {
+		TAILQ_REMOVE(&t->zombies, s, entry);
+		free(s);
+	}
+}
+
+void
+session_drop(struct session *s, const char *why)
+{
+	struct proxy_thread *t = s->t;
+
+	if (s->down == NULL && s->state == SESSION_CLOSING)
+		return; /* already dropped */
+	if (why != NULL)
+		log_sdebug("session", s->id, "closed (%s): %s", s->peer_str,
+		    why);
+	s->state = SESSION_CLOSING;
+	passthrough_free(s);
+	if (s->down != NULL)
+		bufferevent_free(s->down);
+	s->down = NULL;
+	if (s->timer != NULL)
+		event_free(s->timer);
+	s->timer = NULL;
+	if (s->resume != NULL)
+		event_free(s->resume);
+	s->resume = NULL;
+	for (size_t i = 0; i < s->nworkers; i++) {
+		free(s->workers[i].login);
+		free(s->workers[i].pool_name);
+		if (s->workers[i].password != NULL) {
+			explicit_bzero(s->workers[i].password,
+			    strlen(s->workers[i].password));
+			free(s->workers[i].password);
+		}
+	}
+	free(s->workers);
+	s->workers = NULL;
+	s->nworkers = 0;
+	if (s->counted)
+		atomic_fetch_sub_explicit(&t->proxy->active, 1,
+		    memory_order_relaxed);
+	s->counted = false;
+	s->state = SESSION_CLOSING;
+	TAILQ_REMOVE(&t->sessions, s, entry);
+	t->nsessions--;
+	TAILQ_INSERT_TAIL(&t->zombies, s, entry);
+	event_active(t->reap, 0, 0);
+	if (t->draining && t->nsessions == 0)
+		worker_exit(t->worker);
+}
+
+static void
+session_on_flushed(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (evbuffer_get_length(bufferevent_get_output(s->down)) == 0)
+		session_drop(s, NULL);
+}
+
+static void
+session_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case SESSION_SNIFF:
+	case SESSION_STRATUM:
+		STAT_INC(s->t, handshake_timeouts);
+		log_sinfo("session", s->id, "%s: no subscribe and authorize "
+		    "within connection_timeout; closing", s->peer_str);
+		session_drop(s, "handshake timeout");
+		break;
+	case SESSION_DRAINING:
+		session_drop(s, "shutdown timeout");
+		break;
+	case SESSION_CLOSING:
+		session_drop(s, "flush timeout");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+session_arm_timer(struct session *s, int64_t ms)
+{
+	struct timeval tv = ms_to_tv(ms);
+
+	evtimer_add(s->timer, &tv);
+}
+
+void
+session_close_after_flush(struct session *s, const char *why)
+{
+	if (s->state == SESSION_CLOSING)
+		return;
+	if (why != NULL)
+		log_sdebug("session", s->id, "closing (%s): %s", s->peer_str,
+		    why);
+	session_set_state(s, SESSION_CLOSING);
+	passthrough_release(s);
+	if (s->down == NULL)
+		return;
+	bufferevent_disable(s->down, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->down)) == 0) {
+		session_drop(s, NULL);
+		return;
+	}
+	bufferevent_setwatermark(s->down, EV_WRITE, 0, 0);
+	bufferevent_setcb(s->down, NULL, session_on_flushed, session_on_event,
+	    s);
+	session_arm_timer(s, SESSION_FLUSH_TIMEOUT_S * 1000);
+}
+
+int
+session_check_output(struct session *s)
+{
+	size_t queued;
+
+	if (s->down == NULL)
+		return -1;
+	queued = evbuffer_get_length(bufferevent_get_output(s->down));
+	if (queued > (size_t)s->t->proxy->cfg->server.max_output_buffer) {
+		STAT_INC(s->t, slow_miners);
+		log_sinfo("session", s->id, "%s: %zu bytes unsent (over "
+		    "max_output_buffer): the miner does not keep up; closing",
+		    s->peer_str, queued);
+		session_drop(s, "slow miner");
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_send_error(struct session *s, const json_t *id, int code,
+    const char *message)
+{
+	if (s->down == NULL)
+		return -1;
+	msg_send_error(bufferevent_get_output(s->down), id, code, message);
+	return session_check_output(s);
+}
+
+int
+session_send_result(struct session *s, const json_t *id, json_t *res)
+{
+	if (s->down == NULL) {
+		json_decref(res);
+		return -1;
+	}
+	msg_send_result(bufferevent_get_output(s->down), id, res);
+	return session_check_output(s);
+}
+
+int
+session_send_raw(struct session *s, const char *line, size_t len)
+{
+	struct evbuffer *out;
+
+	if (s->down == NULL)
+		return -1;
+	out = bufferevent_get_output(s->down);
+	evbuffer_add(out, line, len);
+	evbuffer_add(out, "\n", 1);
+	return session_check_output(s);
+}
+
+void
+session_drain_check(struct session *s)
+{
+	if (s->state == SESSION_DRAINING && s->submits_pending == 0)
+		session_close_after_flush(s, "shutdown");
+}
+
+/* Answer a CONNECT request; 0 if the tunnel is open, -1 if refused. */
+static int
+session_tunnel(struct session *s, const struct sniff_connect *c)
+{
+	struct proxy *p = s->t->proxy;
+	const struct cfg_pool *pool;
+	int idx = router_find(p->router, c->host, c->port, c->name);
+	int code = 200;
+	struct evbuffer *out = bufferevent_get_output(s->down);
+	const char *answer;
+
+	if (idx < 0) {
+		code = 404;
+	} else {
+		pool = router_pool(p->router, idx);
+		if (!pool->enabled)
+			code = 403;
+		else if (router_state(p->router, idx, proxy_now_ms()) ==
+		    BREAKER_OPEN)
+			code = 503;
+	}
+	answer = sniff_http_status(code);
+	evbuffer_add(out, answer, strlen(answer));
+	if (code != 200) {
+		STAT_INC(s->t, tunnel_refused);
+		log_sinfo("session", s->id, "%s: CONNECT %s%s%s:%u refused "
+		    "with %d", s->peer_str, c->name, c->name[0] ? " " : "",
+		    c->host, c->port, code);
+		session_close_after_flush(s, "tunnel refused");
+		return -1;
+	}
+	STAT_INC(s->t, tunnels);
+	s->pool = idx;
+	s->pinned = true;
+	log_sdebug("session", s->id, "tunnel to pool %s",
+	    router_pool(p->router, idx)->name);
+	return 0;
+}
+
+static void
+session_refuse(struct session *s, const char *answer, const char *why)
+{
+	if (answer != NULL)
+		evbuffer_add(bufferevent_get_output(s->down), answer,
+		    strlen(answer));
+	session_close_after_flush(s, why);
+}
+
+/*
+ * Look at the first bytes. Returns 1 when Stratum may be read, 0 when more
+ * bytes are needed, -1 when the session was refused.
+ */
+static int
+session_sniff(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->down);
+	struct proxy *p = s->t->proxy;
+
+	for (;;) {
+		size_t len = evbuffer_get_length(in);
+		size_t look = len < SESSION_SNIFF_MAX ? len : SESSION_SNIFF_MAX;
+		const uint8_t *buf = evbuffer_pullup(in, (ev_ssize_t)look);
+		enum sniff_kind kind = sniff_classify(buf, look);
+		struct sniff_proxy px;
+		struct sniff_connect cn;
+		int n;
+
+		switch (kind) {
+		case SNIFF_NEED_MORE:
+			return 0;
+		case SNIFF_STRATUM:
+			session_set_state(s, SESSION_STRATUM);
+			return 1;
+		case SNIFF_PROXY_V1:
+		case SNIFF_PROXY_V2:
+			if (s->proxy_header_done ||
+			    !cidr_set_contains(&p->trusted,
+			    (struct sockaddr *)&s->peer)) {
+				STAT_INC(s->t, refused_proxy);
+				log_sinfo("session", s->id, "%s: PROXY header "
+				    "from a peer not in trusted_proxies; "
+				    "closing", s->peer_str);
+				session_drop(s, "untrusted PROXY header");
+				return -1;
+			}
+			n = kind == SNIFF_PROXY_V1 ?
+			    sniff_proxy_v1(buf, look, &px) :
+			    sniff_proxy_v2(buf, look, &px);
+			if (n == 0)
+				return 0;
+			if (n < 0) {
+				STAT_INC(s->t, refused_proxy);
+				session_drop(s, "malformed PROXY header");
+				return -1;
+			}
+			evbuffer_drain(in, (size_t)n);
+			s->proxy_header_done = true;
+			if (px.has_addr) {
+				char was[64];
+
+				memcpy(was, s->peer_str, sizeof(was));
+				memcpy(&s->peer, &px.src, px.src_len);
+				format_peer(s);
+				log_sdebug("session", s->id, "%s is %s (PROXY "
+				    "header)", was, s->peer_str);
+			}
+			continue;
+		case SNIFF_HTTP_CONNECT:
+			n = sniff_http_connect(buf, look, &cn);
+			if (n == 0 && look < SNIFF_CONNECT_MAX)
+				return 0;
+			if (n <= 0) {
+				STAT_INC(s->t, tunnel_refused);
+				session_refuse(s, sniff_http_status(400),
+				    "malformed CONNECT");
+				return -1;
+			}
+			evbuffer_drain(in, (size_t)n);
+			if (session_tunnel(s, &cn) != 0)
+				return -1;
+			/* What follows the tunnel's opening is Stratum. */
+			session_set_state(s, SESSION_STRATUM);
+			return 1;
+		case SNIFF_HTTP_OTHER:
+			STAT_INC(s->t, http_rejected);
+			session_refuse(s, sniff_http_not_stratum(),
+			    "plain HTTP");
+			return -1;
+		case SNIFF_TLS:
+		case SNIFF_UNKNOWN:
+		default:
+			STAT_INC(s->t, unknown_protocol);
+			msg_send_error(bufferevent_get_output(s->down), NULL,
+			    MSG_ERR_PARSE, "Parse error: this is a Stratum "
+			    "(JSON-RPC) port");
+			session_close_after_flush(s, kind == SNIFF_TLS ?
+			    "TLS on a plain port" : "unknown protocol");
+			return -1;
+		}
+	}
+}
+
+/* Handle buffered lines, at most a budget of them. */
+static void
+session_read_lines(struct session *s)
+{
+	struct proxy *p = s->t->proxy;
+	size_t max = (size_t)p->cfg->server.max_line_length;
+
+	for (int i = 0; i < SESSION_LINES_PER_WAKEUP; i++) {
+		char *line;
+		size_t len;
+		int rc;
+
+		if (s->down == NULL || (s->state != SESSION_STRATUM &&
+		    s->state != SESSION_ACTIVE))
+			return;
+		rc = msg_read_line(bufferevent_get_input(s->down), max, &line,
+		    &len);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			STAT_INC(s->t, line_too_long);
+			log_sinfo("session", s->id, "%s: line longer than %zu "
+			    "bytes; closing", s->peer_str, max);
+			msg_send_error(bufferevent_get_output(s->down), NULL,
+			    MSG_ERR_INVALID_REQUEST, "Line too long");
+			session_close_after_flush(s, "line too long");
+			return;
+		}
+		rc = passthrough_miner_line(s, line, len);
+		free(line);
+		if (rc < 0)
+			return;
+	}
+	/* Budget spent: let other sessions run, then come back. */
+	if (s->down != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(s->down)) > 0)
+		event_active(s->resume, 0, 0);
+}
+
+static void
+session_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_read_lines(arg);
+}
+
+static void
+session_on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->state == SESSION_SNIFF) {
+		if (session_sniff(s) <= 0) {
+			if (s->state == SESSION_SNIFF && s->down != NULL &&
+			    evbuffer_get_length(bufferevent_get_input(
+			    s->down)) >= SESSION_SNIFF_MAX) {
+				STAT_INC(s->t, unknown_protocol);
+				session_drop(s, "unrecognised first bytes");
+			}
+			return;
+		}
+	}
+	session_read_lines(s);
+}
+
+static void
+session_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == SESSION_ACTIVE) {
+			STAT_INC(s->t, idle_timeouts);
+			log_sinfo("session", s->id, "%s: idle for "
+			    "idle_timeout; closing", s->peer_str);
+			session_drop(s, "idle timeout");
+		} else {
+			session_on_timer(-1, 0, s);
+		}
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		session_drop(s, (what & BEV_EVENT_EOF) ? "miner closed" :
+		    "miner connection error");
+}
+
+/* Refuse a connection over max_connections with a one-line answer. */
+static void
+session_refuse_full(int fd)
+{
+	static const char answer[] = "{\"id\":null,\"result\":null,\"error\":"
+	    "[20,\"Server full: too many connections, try again later\","
+	    "null]}\n";
+
+	/* The answer fits any socket buffer; if it does not go, so be it. */
+	(void)!send(fd, answer, sizeof(answer) - 1, MSG_DONTWAIT |
+	    MSG_NOSIGNAL);
+	close(fd);
+}
+
+void
+session_accept(struct worker *w, int fd, const struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct proxy_thread *t = worker_data(w);
+	struct proxy *p = t->proxy;
+	struct session *s;
+	int one = 1;
+	struct timeval hs;
+
+	(void)arg;
+	STAT_INC(t, accepted);
+	if (t->draining) {
+		close(fd);
+		return;
+	}
+	if (atomic_fetch_add_explicit(&p->active, 1, memory_order_relaxed) >=
+	    p->cfg->server.max_connections) {
+		atomic_fetch_sub_explicit(&p->active, 1, memory_order_relaxed);
+		STAT_INC(t, refused_full);
+		session_refuse_full(fd);
+		return;
+	}
+	/* Stratum is small request/response traffic: no Nagle delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	s = xcalloc(1, sizeof(*s));
+	s->id = atomic_fetch_add_explicit(&p->next_session, 1,
+	    memory_order_relaxed);
+	s->t = t;
+	s->counted = true;
+	s->pool = -1;
+	s->difficulty = 0;
+	if ((size_t)salen <= sizeof(s->peer))
+		memcpy(&s->peer, sa, (size_t)salen);
+	format_peer(s);
+	TAILQ_INSERT_TAIL(&t->sessions, s, entry);
+	t->nsessions++;
+	s->down = bufferevent_socket_new(worker_base(w), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	s->timer = evtimer_new(worker_base(w), session_on_timer, s);
+	s->resume = event_new(worker_base(w), -1, 0, session_on_resume, s);
+	if (s->down == NULL || s->timer == NULL || s->resume == NULL) {
+		if (s->down == NULL)
+			close(fd);
+		session_drop(s, "out of resources");
+		return;
+	}
+	bufferevent_setcb(s->down, session_on_read, NULL, session_on_event, s);
+	/* Until authorized, the handshake deadline also bounds silence. */
+	hs = ms_to_tv(p->cfg->server.connection_timeout_ms);
+	bufferevent_set_timeouts(s->down, &hs, NULL);
+	bufferevent_enable(s->down, EV_READ | EV_WRITE);
+	session_arm_timer(s, p->cfg->server.connection_timeout_ms);
+	log_sdebug("session", s->id, "connection from %s", s->peer_str);
+}
+
+void
+session_activated(struct session *s)
+{
+	struct timeval idle =
+	    ms_to_tv(s->t->proxy->cfg->server.idle_timeout_ms);
+
+	evtimer_del(s->timer);
+	session_set_state(s, SESSION_ACTIVE);
+	bufferevent_set_timeouts(s->down, &idle, NULL);
+}
+
+void
+session_thread_init(struct proxy_thread *t)
+{
+	TAILQ_INIT(&t->sessions);
+	TAILQ_INIT(&t->zombies);
+	t->reap = event_new(worker_base(t->worker), -1, 0, session_reap, t);
+}
+
+static void
+session_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_thread *t = arg;
+	struct session *s;
+
+	(void)fd;
+	(void)what;
+	while ((s = TAILQ_FIRST(&t->sessions)) != NULL)
+		session_drop(s, "shutdown timeout");
+	worker_exit(t->worker);
+}
+
+void
+session_thread_drain(struct worker *w, void *arg)
+{
+	struct proxy_thread *t = worker_data(w);
+	struct session *s, *next;
+	struct timeval tv = ms_to_tv(t->proxy->cfg->server.shutdown_timeout_ms);
+
+	(void)arg;
+	t->draining = true;
+	worker_stop_listening(w);
+	for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == SESSION_CLOSING)
+			continue;
+		if (s->submits_pending == 0 || s->up_state != UP_READY) {
+			session_close_after_flush(s, "shutdown");
+			continue;
+		}
+		/* Wait for the pool's verdicts; take no new requests. */
+		session_set_state(s, SESSION_DRAINING);
+		bufferevent_disable(s->down, EV_READ);
+	}
+	if (t->nsessions == 0) {
+		worker_exit(w);
+		return;
+	}
+	t->drain_timer = evtimer_new(worker_base(w), session_on_drain_timeout,
+	    t);
+	evtimer_add(t->drain_timer, &tv);
+}
+
+void
+session_thread_fini(struct proxy_thread *t)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&t->sessions)) != NULL)
+		session_drop(s, NULL);
+	session_reap(-1, 0, t);
+	if (t->reap != NULL)
+		event_free(t->reap);
+	if (t->drain_timer != NULL)
+		event_free(t->drain_timer);
+}
