@@ -15,6 +15,8 @@ echo "== build 1/2: gcc -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DLOKA_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc --output-on-failure -j "$jobs"
+# The TOML conformance counts, for the record (the test above asserts them).
+build/gcc/toml-conformance ../shared/toml-test | tail -n 1 || true
 
 echo "== build 2/2: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \

@@ -287,4 +287,48 @@ check(pools.get("cli", {}).get("accepted") == 1,
       "... and it is in the books", pools)
 check(c.closed(), "... and the miner is closed")
 
+# --- 7. a miner that does not read is closed, not buffered ---------------
+blast = socket.socket()
+blast.bind(("127.0.0.1", 0))
+blast.listen(4)
+
+
+def blasting_pool():
+    conn, _ = blast.accept()
+    f = conn.makefile("rwb", buffering=0)
+    for raw in f:
+        req = json.loads(raw)
+        res = ([[["mining.notify", "1"]], "0badcafe", 4]
+               if req.get("method") == "mining.subscribe" else True)
+        f.write((json.dumps({"id": req["id"], "result": res,
+                             "error": None}) + "\n").encode())
+        if req.get("method") == "mining.authorize":
+            note = json.dumps({"id": None, "method": "mining.notify",
+                               "params": ["j", "00" * 32, "ab" * 200,
+                                          "cd" * 200, [], "20000000",
+                                          "1d00ffff", "5f000000",
+                                          False]}) + "\n"
+            try:
+                for _ in range(20000):
+                    conn.sendall(note.encode())
+            except OSError:
+                pass
+            return
+
+
+threading.Thread(target=blasting_pool, daemon=True).start()
+loka = Loka(config="[server]\nmax_output_buffer = 65536\n",
+            args=["--pool", "stratum+tcp://acct@127.0.0.1:%d" %
+                  blast.getsockname()[1]])
+c = Client(loka.port)
+c.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+c.send({"id": 1, "method": "mining.subscribe", "params": ["slow/1"]})
+c.send({"id": 2, "method": "mining.authorize", "params": ["bc1qS.w", "x"]})
+check(loka.proc.wait_log(r"does not keep up; closing", timeout=20),
+      "a miner that does not read is closed at max_output_buffer")
+other = Client(loka.port)
+other.send({"id": 1, "method": "mining.ping"})
+check(other.response(1) is not None, "... and Loka serves others meanwhile")
+check(loka.stop() == 0, "loka exits 0")
+
 done()
