@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-dev                # second compiler, sanitizers, libFuzzer
   libevent-dev libssl-dev libjansson-dev
   libsqlite3-dev libpq-dev
+  postgresql                           # a throw-away server for the tests
   libcmocka-dev                        # unit tests
   python3 ca-certificates procps       # python3: end-to-end test driver
 )

@@ -11,6 +11,20 @@ bash scripts/setup.sh
 jobs=$(nproc)
 fuzz_seconds=${LOKA_FUZZ_SECONDS:-30}
 
+# The PostgreSQL half of the database tests runs on a throw-away cluster
+# (unless LOKA_TEST_PG_URL already names a database to use), stopped and
+# removed on the way out, failure or not, quietly: ctest's summary stays
+# the last output. LOKA_TEST_PG_DIR lets a test stop and restart it (an
+# outage); ctest runs the tests using it one at a time (RESOURCE_LOCK).
+if [ -z "${LOKA_TEST_PG_URL:-}" ]; then
+  pg_dir=$(mktemp -d /tmp/loka-pg.XXXXXX)
+  trap 'bash scripts/pg-test-cluster.sh stop "$pg_dir" >/dev/null 2>&1; rm -rf "$pg_dir"' EXIT
+  bash scripts/pg-test-cluster.sh start "$pg_dir"
+  LOKA_TEST_PG_URL=$(bash scripts/pg-test-cluster.sh url "$pg_dir")
+  export LOKA_TEST_PG_DIR=$pg_dir
+fi
+export LOKA_TEST_PG_URL
+
 echo "== build 1/2: gcc -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DLOKA_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"

@@ -19,6 +19,14 @@ static const char usage[] =
     "masked)\n"
     "  config reference     print the configuration reference (Markdown)\n"
     "  init [FILE]          write a commented example configuration\n"
+    "  database migrate|status|reset --yes\n"
+    "                       the accounting database's schema\n"
+    "  earnings add --pool NAME --date D --reward SATS\n"
+    "                       record a pool's reward for its day D\n"
+    "  settle --pool NAME --date D\n"
+    "                       share day D's reward among the workers\n"
+    "  distributions --pool NAME --date D [--json]\n"
+    "                       print day D's shares\n"
     "  version              print the version\n"
     "\n"
     "`loka-stratum <command> --help` tells more about a command.\n"
@@ -53,6 +61,14 @@ main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "database") == 0)
+		return cmd_database(argc - 1, argv + 1);
+	if (strcmp(cmd, "earnings") == 0)
+		return cmd_earnings(argc - 1, argv + 1);
+	if (strcmp(cmd, "settle") == 0)
+		return cmd_settle(argc - 1, argv + 1);
+	if (strcmp(cmd, "distributions") == 0)
+		return cmd_distributions(argc - 1, argv + 1);
 	fprintf(stderr, "loka-stratum: unknown command \"%s\"\n\n%s", cmd,
 	    usage);
 	return CLI_EXIT_USAGE;

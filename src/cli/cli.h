@@ -15,6 +15,10 @@
 int cmd_start(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_database(int argc, char **argv);
+int cmd_earnings(int argc, char **argv);      /* cmd_earnings.c */
+int cmd_settle(int argc, char **argv);        /* cmd_earnings.c */
+int cmd_distributions(int argc, char **argv); /* cmd_earnings.c */
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);

@@ -542,6 +542,16 @@ valid_pool_name(const char *s)
 	return 1;
 }
 
+static int
+valid_time_of_day(const char *s)
+{
+	return strlen(s) == 5 && isdigit((unsigned char)s[0]) &&
+	    isdigit((unsigned char)s[1]) && s[2] == ':' &&
+	    isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]) &&
+	    (s[0] - '0') * 10 + (s[1] - '0') < 24 &&
+	    (s[3] - '0') * 10 + (s[4] - '0') < 60;
+}
+
 static void
 load_pools(struct loader *L, struct cfg *c, const struct toml_value *v)
 {
@@ -585,6 +595,11 @@ load_pools(struct loader *L, struct cfg *c, const struct toml_value *v)
 			    toml_table_get(t, fkey) == NULL)
 				lerr(L, p->line, label, k->name, "is required");
 		}
+		if (p->settlement_time != NULL &&
+		    !valid_time_of_day(p->settlement_time))
+			lerr(L, p->line, label, "settlement_time", "\"%s\": "
+			    "expected HH:MM (00:00 to 23:59)",
+			    p->settlement_time);
 		if (p->name != NULL && !valid_pool_name(p->name))
 			lerr(L, p->line, label, "name", "\"%s\": use only "
 			    "letters, digits, '.', '_' and '-'", p->name);

@@ -54,6 +54,8 @@ struct cfg_pool {
 	int64_t connect_timeout_ms;
 	int64_t breaker_failures;
 	int64_t breaker_timeout_ms;
+	char *settlement_time;      /* "HH:MM" UTC: the pool's day boundary */
+	int64_t settlement_offset;  /* minutes added to settlement_time */
 	int line;         /* line of its [[pools]] header; 0 if not from a file */
 };
 
@@ -75,6 +77,16 @@ struct cfg_database {
 	int64_t max_connections;
 	int64_t min_connections;
 	int64_t connection_timeout_ms;
+	bool auto_migrate;
+	bool share_log;
+	bool store_pool_passwords;
+	int64_t batch_size;
+	int64_t batch_interval_ms;
+	int64_t queue_size;
+	char *spool_path;
+	int64_t spool_max_bytes;
+	int64_t fsync_interval_ms;
+	char *instance; /* "" = derived from the host name and bind port */
 };
 
 struct cfg_metrics {

@@ -111,6 +111,14 @@ static const struct cfg_key pool_keys[] = {
 	{ "breaker_timeout", CFG_T_DURATION, POOL(breaker_timeout_ms), 0,
 	    SECONDS(1), SECONDS(3600), 0, 0, "30s", NULL,
 	    "How long an open circuit breaker keeps the pool out of use." },
+	{ "settlement_time", CFG_T_STRING, POOL(settlement_time), 0, 5, 5, 0,
+	    0, "00:00", NULL,
+	    "Time of day (HH:MM, UTC) at which the pool's earnings day "
+	    "starts." },
+	{ "settlement_offset", CFG_T_INT, POOL(settlement_offset), 0, -1440,
+	    1440, 0, 0, "0", NULL,
+	    "Minutes added to settlement_time (a pool that closes its day "
+	    "late)." },
 };
 
 static const struct cfg_key database_keys[] = {
@@ -126,6 +134,38 @@ static const struct cfg_key database_keys[] = {
 	{ "connection_timeout", CFG_T_DURATION, DB(connection_timeout_ms), 0,
 	    SECONDS(1), SECONDS(600), 0, 0, "10s", NULL,
 	    "Time allowed to open a database connection." },
+	{ "auto_migrate", CFG_T_BOOL, DB(auto_migrate), 0, 0, 0, 0, 0, "true",
+	    NULL, "Apply pending schema migrations when start connects." },
+	{ "share_log", CFG_T_BOOL, DB(share_log), 0, 0, 0, 0, 0, "false",
+	    NULL, "Also keep one audit row per share (large: per-minute "
+	    "buckets are always kept)." },
+	{ "store_pool_passwords", CFG_T_BOOL, DB(store_pool_passwords), 0, 0,
+	    0, 0, 0, "false", NULL,
+	    "Keep pool passwords in the pools table (off: never stored)." },
+	{ "batch_size", CFG_T_INT, DB(batch_size), 0, 1, 1000000, 0, 0, "5000",
+	    NULL, "Share events written per database transaction at most." },
+	{ "batch_interval", CFG_T_DURATION, DB(batch_interval_ms), 0, 10,
+	    SECONDS(60), 0, 0, "1s", NULL,
+	    "How often buffered share events are written." },
+	{ "queue_size", CFG_T_INT, DB(queue_size), 0, 1024, 100000000, 0, 0,
+	    "1000000", NULL,
+	    "Share events waiting for the store thread at most; past this "
+	    "they are refused loudly (log and metric)." },
+	{ "spool_path", CFG_T_STRING, DB(spool_path), CFG_F_NONEMPTY, 1, 4096,
+	    0, 0, "loka.spool", NULL,
+	    "Append-only journal of share events: written before the "
+	    "database, replayed after an outage or a crash." },
+	{ "spool_max_bytes", CFG_T_INT, DB(spool_max_bytes), 0, 1048576,
+	    INT64_C(1099511627776), 0, 0, "1073741824", NULL,
+	    "Largest the journal may grow while the database is away." },
+	{ "fsync_interval", CFG_T_DURATION, DB(fsync_interval_ms), 0, 1,
+	    SECONDS(10), 0, 0, "100ms", NULL,
+	    "How often the journal is flushed to disk: a crash loses at most "
+	    "this much." },
+	{ "instance", CFG_T_STRING, DB(instance), 0, 0, 128, 0, 0, "", NULL,
+	    "This instance's name in a shared database (empty: host name and "
+	    "first bind port). Must be unique per instance and stable "
+	    "across restarts." },
 };
 
 static const struct cfg_key metrics_keys[] = {

@@ -95,24 +95,39 @@ hex_decode_exact(const char *s, uint8_t *out, size_t n)
 	return 0;
 }
 
-/* Parse exactly 8 hex digits (a big-endian 32-bit integer) then a NUL. */
+/*
+ * Parse min to 8 hex digits (a big-endian 32-bit integer) then a NUL. Reads
+ * at most 9 chars of s, so an over-long string costs nothing.
+ */
 static int
-parse_hex_u32(const char *s, uint32_t *out)
+hex_u32(const char *s, int min, uint32_t *out)
 {
 	uint32_t v = 0;
 	int d, i;
 
 	if (s == NULL)
 		return -1;
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < 8 && s[i] != '\0'; i++) {
 		if ((d = hex_value(s[i])) < 0)
 			return -1;
 		v = v << 4 | (uint32_t)d;
 	}
-	if (s[8] != '\0')
+	if (i < min || s[i] != '\0')
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int
+share_hex_u32(const char *s, uint32_t *out)
+{
+	return hex_u32(s, 8, out);
+}
+
+int
+share_hex_mask(const char *s, uint32_t *out)
+{
+	return hex_u32(s, 1, out);
 }
 
 static void
@@ -201,9 +216,9 @@ share_job_init(struct share_job *j, const char *job_id, const char *prevhash,
 	}
 	j->nbranch = nbranch;
 
-	if (parse_hex_u32(version, &j->version) == -1 ||
-	    parse_hex_u32(nbits, &j->nbits) == -1 ||
-	    parse_hex_u32(ntime, &j->ntime) == -1)
+	if (share_hex_u32(version, &j->version) == -1 ||
+	    share_hex_u32(nbits, &j->nbits) == -1 ||
+	    share_hex_u32(ntime, &j->ntime) == -1)
 		goto err;
 	j->clean = clean;
 	return 0;
@@ -415,13 +430,13 @@ share_check(const struct share_job *j, const uint8_t *en1, size_t en1len,
 		return check_fail(r, SHARE_BAD_ARGUMENT);
 	if (hex_decode_exact(en2hex, en2, en2size) == -1)
 		return check_fail(r, SHARE_BAD_EXTRANONCE2);
-	if (parse_hex_u32(ntimehex, &r->ntime) == -1)
+	if (share_hex_u32(ntimehex, &r->ntime) == -1)
 		return check_fail(r, SHARE_BAD_NTIME);
-	if (parse_hex_u32(noncehex, &r->nonce) == -1)
+	if (share_hex_u32(noncehex, &r->nonce) == -1)
 		return check_fail(r, SHARE_BAD_NONCE);
 	r->version = j->version;
 	if (vbitshex != NULL) {
-		if (parse_hex_u32(vbitshex, &vbits) == -1)
+		if (share_hex_u32(vbitshex, &vbits) == -1)
 			return check_fail(r, SHARE_BAD_VERSION_BITS);
 		if (share_rolled_version(j->version, vbits, mask,
 		    &r->version) == -1)

@@ -92,6 +92,22 @@ ssize_t share_hex_decode(const char *hex, size_t hexlen, uint8_t *out,
 void share_hex_encode(const uint8_t *in, size_t n, char *out);
 
 /*
+ * share_hex_u32(s, out): parse the NUL-terminated s, exactly 8 hex digits
+ * (upper or lower case, no prefix), as a big-endian 32-bit integer: the form
+ * of the version, nbits, ntime, nonce and version-bits fields. Returns 0 with
+ * *out set, or -1 (*out untouched) when s is NULL, shorter or longer than 8
+ * digits, or holds a non-hex character. Reads at most 9 chars of s.
+ */
+int share_hex_u32(const char *s, uint32_t *out);
+
+/*
+ * share_hex_mask(s, out): like share_hex_u32() but accepts 1 to 8 digits,
+ * for BIP 310 version-rolling masks, where leading zeros may be dropped.
+ * Returns -1 for NULL, "", more than 8 digits or a non-hex character.
+ */
+int share_hex_mask(const char *s, uint32_t *out);
+
+/*
  * share_sha256d(data, len, out): out = SHA-256(SHA-256(data[0..len))).
  * Returns 0, or -1 if OpenSSL fails (out of memory); out is then undefined.
  */

@@ -219,7 +219,8 @@ miners = __import__("loka_e2e").Proc(
                       "stratum+tcp://127.0.0.1:%d" % loka.port,
                       "--miners", "6", "--rate", "5", "--duration", "8",
                       "--dialect", "mixed", "--allow-failures",
-                      "--summary", "/dev/null"])
+                      "--summary", os.path.join(
+                          __import__("loka_e2e").TMP, "long.json")])
 time.sleep(2.5)
 first = pool.summary(stop=True)
 time.sleep(0.5)

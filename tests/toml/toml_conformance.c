@@ -12,7 +12,6 @@
  * first: U+0001 becomes U+0001 U+0001 and U+0000 becomes U+0001 U+0002
  * (in the expected file this is done on the JSON escapes).
  */
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,47 +21,10 @@
 #include <jansson.h>
 
 #include "config/toml.h"
+#include "toml_json.h"
 #include "util/xmalloc.h"
 
 #define LIST "tests/files-toml-1.0.0"
-
-static const char *const tags[TOML_TYPE_MAX] = {
-	[TOML_STRING] = "string",
-	[TOML_INTEGER] = "integer",
-	[TOML_FLOAT] = "float",
-	[TOML_BOOL] = "bool",
-	[TOML_DATETIME] = "datetime",
-	[TOML_DATETIME_LOCAL] = "datetime-local",
-	[TOML_DATE_LOCAL] = "date-local",
-	[TOML_TIME_LOCAL] = "time-local",
-};
-
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE *f;
-	char *buf = NULL;
-	size_t cap = 0, got;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	*len = 0;
-	do {
-		if (*len + 1 >= cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		got = fread(buf + *len, 1, cap - *len - 1, f);
-		*len += got;
-	} while (got > 0);
-	buf[*len] = '\0';
-	if (ferror(f)) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
 
 /* The NUL encoding (see the top) of s[0, len), as a new string. */
 static char *
@@ -111,68 +73,6 @@ encode_nul_json(const char *s, size_t len)
 	}
 	o[n] = '\0';
 	return o;
-}
-
-static json_t *
-tagged(const char *type, const char *value, size_t len)
-{
-	size_t n;
-	char *e = encode_nul(value, len, &n);
-	json_t *j = json_pack("{s:s, s:s%}", "type", type, "value", e, n);
-
-	free(e);
-	return j;
-}
-
-static json_t *
-to_json(const struct toml_value *v)
-{
-	json_t *j;
-	char buf[64], *k;
-	const char *s;
-	size_t i, len;
-	enum toml_type t = toml_type(v);
-
-	switch (t) {
-	case TOML_TABLE:
-		j = json_object();
-		for (i = 0; i < toml_table_len(v); i++) {
-			k = encode_nul(toml_table_key(v, i),
-			    toml_table_key_len(v, i), &len);
-			json_object_setn_new(j, k, len,
-			    to_json(toml_table_value(v, i)));
-			free(k);
-		}
-		return j;
-	case TOML_ARRAY:
-		j = json_array();
-		for (i = 0; i < toml_array_len(v); i++)
-			json_array_append_new(j, to_json(toml_array_get(v, i)));
-		return j;
-	case TOML_STRING:
-		s = toml_string(v, &len);
-		return tagged(tags[t], s, len);
-	case TOML_INTEGER:
-		snprintf(buf, sizeof(buf), "%" PRId64, toml_int(v));
-		break;
-	case TOML_FLOAT:
-		if (isnan(toml_float(v)))
-			snprintf(buf, sizeof(buf), "nan");
-		else if (isinf(toml_float(v)))
-			snprintf(buf, sizeof(buf), "%sinf",
-			    toml_float(v) < 0 ? "-" : "");
-		else
-			snprintf(buf, sizeof(buf), "%.17g", toml_float(v));
-		break;
-	case TOML_BOOL:
-		snprintf(buf, sizeof(buf), "%s", toml_bool(v) ? "true" : "false");
-		break;
-	default:
-		if (toml_datetime_format(v, buf, sizeof(buf)) < 0)
-			return json_null();
-		break;
-	}
-	return tagged(tags[t], buf, strlen(buf));
 }
 
 /* {"type": string, "value": string} */
@@ -342,7 +242,7 @@ run_valid(const char *dir, const char *name)
 	int ok;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/tests/%s", dir, name) >=
-	    sizeof(path) || (text = read_file(path, &len)) == NULL) {
+	    sizeof(path) || (text = toml_json_read_file(path, &len)) == NULL) {
 		printf("FAIL %s: cannot read file\n", name);
 		return 0;
 	}
@@ -353,10 +253,10 @@ run_valid(const char *dir, const char *name)
 		    err.col, err.msg);
 		return 0;
 	}
-	got = to_json(root);
+	got = toml_json_from_toml(root, encode_nul);
 	toml_free(root);
 	snprintf(path + strlen(path) - 5, 6, ".json");
-	if ((text = read_file(path, &len)) == NULL) {
+	if ((text = toml_json_read_file(path, &len)) == NULL) {
 		printf("FAIL %s: cannot read expected JSON\n", name);
 		json_decref(got);
 		return 0;
@@ -389,7 +289,7 @@ run_invalid(const char *dir, const char *name)
 	size_t len;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/tests/%s", dir, name) >=
-	    sizeof(path) || (text = read_file(path, &len)) == NULL) {
+	    sizeof(path) || (text = toml_json_read_file(path, &len)) == NULL) {
 		printf("FAIL %s: cannot read file\n", name);
 		return 0;
 	}

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -590,9 +591,15 @@ summary_json(struct sim *sim, uint64_t sent, uint64_t accepted,
 static int
 write_summary(const char *path, json_t *o)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	char *tmp;
 	int rc = 0;
+	struct stat st;
 
+	/* Not a regular file (a pipe, /dev/stdout): write it in place; a
+	 * rename would replace the device node. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return json_dump_file(o, path, JSON_INDENT(2)) == -1 ? -1 : 0;
+	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	if (json_dump_file(o, tmp, JSON_INDENT(2)) == -1) {
 		log_errorx(SIM_LOG, "cannot write %s", tmp);
 		rc = -1;

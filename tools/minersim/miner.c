@@ -267,33 +267,6 @@ miner_ready(struct miner *m)
 	miner_schedule(m);
 }
 
-/* 1 to 8 hex digits, nothing else. */
-static int
-parse_mask(const char *s, uint32_t *out)
-{
-	uint32_t v = 0;
-	size_t i;
-	int d;
-
-	if (s == NULL || s[0] == '\0')
-		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == 8)
-			return -1;
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			d = s[i] - 'a' + 10;
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			d = s[i] - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | (uint32_t)d;
-	}
-	*out = v;
-	return 0;
-}
-
 static void
 on_configure(struct miner *m, const struct msg *msg)
 {
@@ -308,7 +281,7 @@ on_configure(struct miner *m, const struct msg *msg)
 		return;
 	mhex = json_string_value(json_object_get(msg->result,
 	    "version-rolling.mask"));
-	if (parse_mask(mhex, &mask) == -1) {
+	if (share_hex_mask(mhex, &mask) == -1) {
 		log_swarnx(SIM_LOG, sid(m),
 		    "mining.configure: bad version-rolling.mask; not rolling");
 		return;
@@ -580,7 +553,7 @@ on_set_version_mask(struct miner *m, const struct msg *msg)
 {
 	uint32_t mask;
 
-	if (parse_mask(msg_param_str(msg, 0), &mask) == -1) {
+	if (share_hex_mask(msg_param_str(msg, 0), &mask) == -1) {
 		log_swarnx(SIM_LOG, sid(m),
 		    "malformed mining.set_version_mask ignored");
 		return;

@@ -78,6 +78,9 @@
 #define POOL_LINGER_TIMEOUT	2
 /* Pending connections in the kernel: load tests connect in bursts. */
 #define POOL_BACKLOG		1024
+/* Rejections logged at info per connection; later ones at debug, so a
+ * load test full of stale shares does not drown the log. */
+#define CONN_REJECTS_LOGGED	20
 /* Extensions of one mining.configure answered; the rest are ignored. */
 #define POOL_CONFIGURE_MAX	32
 
@@ -112,6 +115,7 @@ struct conn {
 	bool		 eof;		/* the client shut down its side */
 	char		 peer[80];
 	unsigned	 bad_lines;
+	uint64_t	 rejects;	/* shares rejected */
 	uint8_t		 en1[SHARE_EXTRANONCE_MAX];
 	char		 en1_hex[2 * SHARE_EXTRANONCE_MAX + 1];
 	uint32_t	 mask;		/* granted version-rolling mask */
@@ -340,46 +344,6 @@ param_str(const struct msg *m, size_t i)
 	return s;
 }
 
-/* Exactly 8 hex digits, big-endian. */
-static int
-parse_u32(const char *s, uint32_t *out)
-{
-	uint8_t b[4];
-
-	if (strlen(s) != 8 || share_hex_decode(s, 8, b, sizeof(b)) != 4)
-		return -1;
-	*out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3];
-	return 0;
-}
-
-/* 1 to 8 hex digits (a version-rolling mask as miners send it). */
-static int
-parse_mask(const char *s, uint32_t *out)
-{
-	uint32_t v = 0;
-	size_t i;
-	int d;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i == 8)
-			return -1;
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			d = s[i] - 'a' + 10;
-		else if (s[i] >= 'A' && s[i] <= 'F')
-			d = s[i] - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | (uint32_t)d;
-	}
-	if (i == 0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void
 conn_configure(struct conn *c, const struct msg *m)
 {
@@ -411,7 +375,7 @@ conn_configure(struct conn *c, const struct msg *m)
 		req = 0xffffffff;
 		reqhex = json_string_value(json_object_get(opts,
 		    "version-rolling.mask"));
-		if (reqhex != NULL && parse_mask(reqhex, &req) == -1)
+		if (reqhex != NULL && share_hex_mask(reqhex, &req) == -1)
 			req = 0;
 		granted = req & c->pool->o->version_mask;
 		if (granted == 0) {
@@ -480,9 +444,19 @@ conn_authorize(struct conn *c, const struct msg *m)
 static void
 conn_suggest_difficulty(struct conn *c, const struct msg *m)
 {
+	const char *s = param_str(m, 0);
+	char *end;
 	double d;
 
-	if (msg_param_double(m, 0, &d) == -1 || !isfinite(d)) {
+	/* A number; some firmware sends it as a string. */
+	if (s != NULL) {
+		d = strtod(s, &end);
+		if (end == s || *end != '\0')
+			d = NAN;
+	} else if (msg_param_double(m, 0, &d) == -1) {
+		d = NAN;
+	}
+	if (!isfinite(d)) {
 		conn_error(c, m, MSG_ERR_INVALID_PARAMS, "Invalid params");
 		return;
 	}
@@ -525,8 +499,12 @@ conn_reject(struct conn *c, const struct msg *m, struct stats_worker *w,
     enum stats_reject why, int code, const char *text)
 {
 	stats_reject(c->pool->st, w, why);
-	log_sinfo("poolsim", c->id, "share rejected (%s): %d %s",
-	    w != NULL ? stats_worker_name(w) : "-", code, text);
+	if (++c->rejects <= CONN_REJECTS_LOGGED || log_enabled(LOG_DEBUG))
+		log_write(c->rejects <= CONN_REJECTS_LOGGED ? LOG_INFO :
+		    LOG_DEBUG, "poolsim", c->id, 0, "share rejected (%s): "
+		    "%d %s%s", w != NULL ? stats_worker_name(w) : "-", code,
+		    text, c->rejects == CONN_REJECTS_LOGGED ?
+		    " (further rejections at debug level)" : "");
 	conn_error(c, m, code, text);
 }
 
@@ -578,9 +556,9 @@ conn_submit(struct conn *c, const struct msg *m)
 	}
 	if (strlen(en2hex) != 2 * o->en2_size ||
 	    share_hex_decode(en2hex, 2 * o->en2_size, en2, sizeof(en2)) !=
-	    (ssize_t)o->en2_size || parse_u32(ntimehex, &ntime) == -1 ||
-	    parse_u32(noncehex, &nonce) == -1 ||
-	    (vbitshex != NULL && parse_u32(vbitshex, &vbits) == -1))
+	    (ssize_t)o->en2_size || share_hex_u32(ntimehex, &ntime) == -1 ||
+	    share_hex_u32(noncehex, &nonce) == -1 ||
+	    (vbitshex != NULL && share_hex_u32(vbitshex, &vbits) == -1))
 		goto malformed;
 	version = job->sj.version;
 	if (vbitshex != NULL && share_rolled_version(job->sj.version, vbits,

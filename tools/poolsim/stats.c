@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "poolsim.h"
@@ -250,7 +251,14 @@ stats_write(const struct stats *s, const char *path)
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	FILE *f = NULL;
 	int rc = -1;
+	struct stat st;
 
+	/* Not a regular file (a pipe, /dev/stdout): write it in place; a
+	 * rename would replace the device node. */
+	if (root != NULL && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		rc = json_dump_file(root, path, JSON_INDENT(2)) == -1 ? -1 : 0;
+		goto out;
+	}
 	if (root == NULL) {
 		log_errorx("poolsim", "cannot build the summary");
 		goto out;

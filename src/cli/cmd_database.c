@@ -1,0 +1,240 @@
+/*
+ * cmd_database.c: `loka-stratum database migrate | status | reset --yes`:
+ * the accounting database's schema, by hand (start applies migrations
+ * itself when [database] auto_migrate is on).
+ *
+ * The database URL comes from the configuration file exactly as `start`
+ * reads it (-c, else loka-stratum.toml when present, else defaults and the
+ * environment), or from --database. The URL is only ever shown masked.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "store/db.h"
+#include "util/xmalloc.h"
+
+static const char database_usage[] =
+    "usage: loka-stratum database migrate [options]\n"
+    "       loka-stratum database status [options]\n"
+    "       loka-stratum database reset --yes [options]\n"
+    "\n"
+    "migrate  apply the pending schema migrations (each in its own "
+    "transaction;\n"
+    "         instances sharing one PostgreSQL may run it together)\n"
+    "status   print the engine, the database URL (password masked) and "
+    "every\n"
+    "         migration: applied (when) or pending\n"
+    "reset    drop every Loka table and all its data; needs --yes\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE    configuration file (default " CFG_DEFAULT_PATH
+    " when it\n"
+    "                       exists; else defaults and the environment)\n"
+    "      --database URL   instead of [database] url: sqlite://PATH or\n"
+    "                       postgresql://user@host/db\n"
+    "      --yes            confirm reset\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Exit status: 0 ok, 1 the database failed (unreachable, SQL error),\n"
+    "2 usage or configuration error.\n";
+
+struct database_opts {
+	const char *config;
+	const char *database;
+	const char *sub;
+	int yes;
+};
+
+/* 0 ok, 1 help printed, -1 usage error (printed). */
+static int
+database_parse(int argc, char **argv, struct database_opts *o)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "database", required_argument, NULL, 'd' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'd':
+			o->database = optarg;
+			break;
+		case 'y':
+			o->yes = 1;
+			break;
+		case 'h':
+			fputs(database_usage, stdout);
+			return 1;
+		default:
+			fputs(database_usage, stderr);
+			return -1;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "loka-stratum database: which command? "
+		    "(migrate, status or reset)\n%s", database_usage);
+		return -1;
+	}
+	o->sub = argv[optind++];
+	if (strcmp(o->sub, "migrate") != 0 && strcmp(o->sub, "status") != 0 &&
+	    strcmp(o->sub, "reset") != 0) {
+		fprintf(stderr, "loka-stratum database: unknown command "
+		    "\"%s\"\n%s", o->sub, database_usage);
+		return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "loka-stratum database: unexpected argument "
+		    "\"%s\"\n%s", argv[optind], database_usage);
+		return -1;
+	}
+	return 0;
+}
+
+/* The configuration as `start` would load it; NULL (printed) on error. */
+static struct cfg *
+database_config(const struct database_opts *o)
+{
+	struct cfg_diag errs = { 0 }, warns = { 0 };
+	const char *path = o->config;
+	struct cfg *c;
+
+	if (path == NULL && access(CFG_DEFAULT_PATH, F_OK) == 0)
+		path = CFG_DEFAULT_PATH;
+	c = cfg_load_file(path, &errs, &warns);
+	if (c != NULL && o->database != NULL &&
+	    cfg_override(c, "--database", "database", "url", o->database,
+	    &errs) != 0) {
+		cfg_free(c);
+		c = NULL;
+	}
+	if (c != NULL)
+		cfg_register_secrets(c);
+	cli_print_diag(&warns, "warning: ");
+	if (c == NULL)
+		cli_print_diag(&errs, "error: ");
+	cfg_diag_free(&errs);
+	cfg_diag_free(&warns);
+	return c;
+}
+
+static int
+database_status(struct db *db, const char *masked)
+{
+	struct db_migration_info *info;
+	int n, pending = 0;
+	char err[512];
+
+	n = db_migration_count();
+	info = xcalloc((size_t)n + 1, sizeof(*info));
+	n = db_migration_status(db, info, (size_t)n, err, sizeof(err));
+	if (n < 0) {
+		fprintf(stderr, "loka-stratum database: status of %s failed: "
+		    "%s\n", masked, err);
+		free(info);
+		return CLI_EXIT_FAILURE;
+	}
+	printf("engine:   %s\n", db_kind_name(db_kind(db)));
+	printf("database: %s\n", masked);
+	for (int i = 0; i < n; i++) {
+		if (info[i].applied) {
+			printf("  %3d  %-28s applied %s\n", info[i].version,
+			    info[i].name, info[i].applied_at);
+		} else {
+			printf("  %3d  %-28s pending\n", info[i].version,
+			    info[i].name);
+			pending++;
+		}
+	}
+	if (pending > 0)
+		printf("%d of %d migration%s pending: run `loka-stratum "
+		    "database migrate`\n", pending, n, n == 1 ? "" : "s");
+	else
+		printf("schema up to date (version %d)\n",
+		    n > 0 ? info[n - 1].version : 0);
+	free(info);
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_database(int argc, char **argv)
+{
+	struct database_opts o = { 0 };
+	struct cfg *c;
+	struct db *db;
+	char err[512];
+	char *masked;
+	int rc;
+
+	rc = database_parse(argc, argv, &o);
+	if (rc != 0)
+		return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	c = database_config(&o);
+	if (c == NULL)
+		return CLI_EXIT_USAGE;
+	masked = cfg_mask_url(c->database.url);
+	if (strcmp(o.sub, "reset") == 0 && !o.yes) {
+		fprintf(stderr, "loka-stratum database: reset drops every Loka "
+		    "table of %s and all its data; add --yes to do it\n",
+		    masked);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	db = db_open(c->database.url, c->database.connection_timeout_ms, err,
+	    sizeof(err));
+	if (db == NULL) {
+		/* err starts with the masked URL. */
+		fprintf(stderr, "loka-stratum database: cannot open the "
+		    "database: %s\n", err);
+		rc = CLI_EXIT_FAILURE;
+		goto out;
+	}
+	if (strcmp(o.sub, "status") == 0) {
+		rc = database_status(db, masked);
+	} else if (strcmp(o.sub, "migrate") == 0) {
+		int n = db_migrate(db, err, sizeof(err));
+
+		if (n < 0) {
+			fprintf(stderr, "loka-stratum database: migrating %s "
+			    "failed: %s\n", masked, err);
+			rc = CLI_EXIT_FAILURE;
+		} else if (n == 0) {
+			printf("%s: schema up to date (version %d)\n", masked,
+			    db_migration_count());
+			rc = CLI_EXIT_OK;
+		} else {
+			printf("%s: applied %d migration%s (schema version "
+			    "%d)\n", masked, n, n == 1 ? "" : "s",
+			    db_migration_count());
+			rc = CLI_EXIT_OK;
+		}
+	} else {
+		if (db_reset(db, err, sizeof(err)) != 0) {
+			fprintf(stderr, "loka-stratum database: reset of %s "
+			    "failed: %s\n", masked, err);
+			rc = CLI_EXIT_FAILURE;
+		} else {
+			printf("%s: every Loka table dropped (run "
+			    "`loka-stratum database migrate` to start "
+			    "afresh)\n", masked);
+			rc = CLI_EXIT_OK;
+		}
+	}
+	db_close(db);
+out:
+	free(masked);
+	cfg_free(c);
+	return rc;
+}

@@ -1,0 +1,410 @@
+/*
+ * migrations.c: the versioned schema of the accounting database.
+ *
+ * Each version has one SQL script per engine, identical in meaning (SQLite
+ * and PostgreSQL differ in id columns and type names only). A version is
+ * applied in its own transaction together with its row in
+ * schema_migrations, so a failure leaves the previous version intact. On
+ * PostgreSQL every migration transaction first takes a transaction-scoped
+ * advisory lock, so instances of a fleet starting together apply each
+ * version once; on SQLite, BEGIN IMMEDIATE serialises them.
+ *
+ * Versions are never edited once released: a change is a new version.
+ * A database whose schema is newer than this build is refused.
+ *
+ * Conventions on both engines: times are BIGINT unix seconds, days TEXT
+ * 'YYYY-MM-DD' (UTC or the pool's settlement day), booleans SMALLINT 0/1,
+ * hash work as floating-point difficulty sums.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db.h"
+#include "store/db_internal.h"
+#include "util/xmalloc.h"
+
+/* pg_advisory_xact_lock() key: "lokamigr" as a big-endian int64. */
+#define MIG_LOCK_SQL "SELECT pg_advisory_xact_lock(7813581944702723954)"
+
+#define MIG_TABLE_SQL                                                        \
+	"CREATE TABLE IF NOT EXISTS schema_migrations (\n"                   \
+	"	version INTEGER PRIMARY KEY,\n"                              \
+	"	name TEXT NOT NULL,\n"                                       \
+	"	applied_at BIGINT NOT NULL\n"                                \
+	")"
+
+static const char m1_sqlite[] =
+    "CREATE TABLE pools (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	name TEXT NOT NULL UNIQUE,\n"
+    "	host TEXT NOT NULL,\n"
+    "	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+    "	username TEXT NOT NULL,\n"
+    "	password TEXT NULL,\n"
+    "	sep1 TEXT NOT NULL,\n"
+    "	sep2 TEXT NOT NULL,\n"
+    "	settlement_time TEXT NOT NULL DEFAULT '00:00',\n"
+    "	settlement_offset INTEGER NOT NULL DEFAULT 0,\n"
+    "	enabled SMALLINT NOT NULL DEFAULT 1,\n"
+    "	updated_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE miners (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	name TEXT NOT NULL UNIQUE,\n"
+    "	created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE workers (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
+    "	name TEXT NOT NULL,\n"
+    "	first_seen BIGINT NOT NULL,\n"
+    "	last_seen BIGINT NOT NULL,\n"
+    "	UNIQUE (pool_id, miner_id, name)\n"
+    ");\n"
+    "CREATE TABLE submissions (\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	minute BIGINT NOT NULL,\n"
+    "	accepted BIGINT NOT NULL DEFAULT 0,\n"
+    "	accepted_difficulty REAL NOT NULL DEFAULT 0,\n"
+    "	rejected_stale BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_duplicate BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_low_difficulty BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_unauthorized BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_other BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_difficulty REAL NOT NULL DEFAULT 0,\n"
+    "	PRIMARY KEY (worker_id, minute)\n"
+    ");\n"
+    "CREATE INDEX submissions_minute ON submissions (minute);\n"
+    "CREATE TABLE share_log (\n"
+    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	ts_ms BIGINT NOT NULL,\n"
+    "	difficulty REAL NOT NULL,\n"
+    "	accepted SMALLINT NOT NULL,\n"
+    "	reason TEXT NULL,\n"
+    "	instance TEXT NOT NULL,\n"
+    "	seq BIGINT NOT NULL,\n"
+    "	UNIQUE (instance, seq)\n"
+    ");\n"
+    "CREATE TABLE earnings (\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	day TEXT NOT NULL CHECK (day GLOB "
+    "'[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),\n"
+    "	reward_sats BIGINT NOT NULL CHECK (reward_sats >= 0),\n"
+    "	pool_hashrate REAL NULL,\n"
+    "	recorded_at BIGINT NOT NULL,\n"
+    "	PRIMARY KEY (pool_id, day)\n"
+    ");\n"
+    "CREATE TABLE distributions (\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	day TEXT NOT NULL CHECK (day GLOB "
+    "'[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),\n"
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	reward_sats BIGINT NOT NULL,\n"
+    "	accepted_difficulty REAL NOT NULL,\n"
+    "	share REAL NOT NULL,\n"
+    "	PRIMARY KEY (pool_id, day, worker_id)\n"
+    ");\n"
+    "CREATE TABLE store_progress (\n"
+    "	instance TEXT NOT NULL PRIMARY KEY,\n"
+    "	last_seq BIGINT NOT NULL,\n"
+    "	updated_at BIGINT NOT NULL\n"
+    ");\n";
+
+static const char m1_postgres[] =
+    "CREATE TABLE pools (\n"
+    "	id BIGSERIAL PRIMARY KEY,\n"
+    "	name TEXT NOT NULL UNIQUE,\n"
+    "	host TEXT NOT NULL,\n"
+    "	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
+    "	username TEXT NOT NULL,\n"
+    "	password TEXT NULL,\n"
+    "	sep1 TEXT NOT NULL,\n"
+    "	sep2 TEXT NOT NULL,\n"
+    "	settlement_time TEXT NOT NULL DEFAULT '00:00',\n"
+    "	settlement_offset INTEGER NOT NULL DEFAULT 0,\n"
+    "	enabled SMALLINT NOT NULL DEFAULT 1,\n"
+    "	updated_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE miners (\n"
+    "	id BIGSERIAL PRIMARY KEY,\n"
+    "	name TEXT NOT NULL UNIQUE,\n"
+    "	created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE workers (\n"
+    "	id BIGSERIAL PRIMARY KEY,\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
+    "	name TEXT NOT NULL,\n"
+    "	first_seen BIGINT NOT NULL,\n"
+    "	last_seen BIGINT NOT NULL,\n"
+    "	UNIQUE (pool_id, miner_id, name)\n"
+    ");\n"
+    "CREATE TABLE submissions (\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	minute BIGINT NOT NULL,\n"
+    "	accepted BIGINT NOT NULL DEFAULT 0,\n"
+    "	accepted_difficulty DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+    "	rejected_stale BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_duplicate BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_low_difficulty BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_unauthorized BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_other BIGINT NOT NULL DEFAULT 0,\n"
+    "	rejected_difficulty DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+    "	PRIMARY KEY (worker_id, minute)\n"
+    ");\n"
+    "CREATE INDEX submissions_minute ON submissions (minute);\n"
+    "CREATE TABLE share_log (\n"
+    "	id BIGSERIAL PRIMARY KEY,\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	ts_ms BIGINT NOT NULL,\n"
+    "	difficulty DOUBLE PRECISION NOT NULL,\n"
+    "	accepted SMALLINT NOT NULL,\n"
+    "	reason TEXT NULL,\n"
+    "	instance TEXT NOT NULL,\n"
+    "	seq BIGINT NOT NULL,\n"
+    "	UNIQUE (instance, seq)\n"
+    ");\n"
+    "CREATE TABLE earnings (\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	day TEXT NOT NULL CHECK (day ~ "
+    "'^[0-9]{4}-[01][0-9]-[0-3][0-9]$'),\n"
+    "	reward_sats BIGINT NOT NULL CHECK (reward_sats >= 0),\n"
+    "	pool_hashrate DOUBLE PRECISION NULL,\n"
+    "	recorded_at BIGINT NOT NULL,\n"
+    "	PRIMARY KEY (pool_id, day)\n"
+    ");\n"
+    "CREATE TABLE distributions (\n"
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
+    "	day TEXT NOT NULL CHECK (day ~ "
+    "'^[0-9]{4}-[01][0-9]-[0-3][0-9]$'),\n"
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
+    "	reward_sats BIGINT NOT NULL,\n"
+    "	accepted_difficulty DOUBLE PRECISION NOT NULL,\n"
+    "	share DOUBLE PRECISION NOT NULL,\n"
+    "	PRIMARY KEY (pool_id, day, worker_id)\n"
+    ");\n"
+    "CREATE TABLE store_progress (\n"
+    "	instance TEXT NOT NULL PRIMARY KEY,\n"
+    "	last_seq BIGINT NOT NULL,\n"
+    "	updated_at BIGINT NOT NULL\n"
+    ");\n";
+
+struct migration {
+	int version;
+	const char *name;
+	const char *sql[DB_KIND_MAX];
+};
+
+static const struct migration migrations[] = {
+	{ 1, "accounting schema", { m1_sqlite, m1_postgres } },
+};
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/*
+ * Every table the migrations create, children before their parents (the
+ * order db_reset drops them in). A new version adds its tables here.
+ */
+static const char *const loka_tables[] = {
+	"distributions", "earnings", "share_log", "submissions", "workers",
+	"miners", "pools", "store_progress", "schema_migrations",
+};
+
+int
+db_migration_count(void)
+{
+	return NMIGRATIONS;
+}
+
+/* BEGIN, take the migration lock (PostgreSQL), ensure the version table. */
+static int
+mig_begin(struct db *db, char *err, size_t errlen)
+{
+	if (db_begin(db, err, errlen) != 0)
+		return -1;
+	if ((db_kind(db) == DB_POSTGRES && db_exec(db, MIG_LOCK_SQL, NULL, 0,
+	    NULL, NULL, err, errlen) != 0) ||
+	    db_exec(db, MIG_TABLE_SQL, NULL, 0, NULL, NULL, err, errlen) != 0) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fails if the database holds a version this build does not know. */
+static int
+mig_check_newer(struct db *db, char *err, size_t errlen)
+{
+	int64_t max = 0;
+
+	if (db_query_int(db, "SELECT MAX(version) FROM schema_migrations",
+	    NULL, 0, &max, err, errlen) < 0)
+		return -1;
+	if (max > NMIGRATIONS) {
+		db_errf(err, errlen, "the database schema is at version "
+		    "%" PRId64 " but this loka-stratum knows versions up to "
+		    "%d: upgrade loka-stratum", max, NMIGRATIONS);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+mig_apply(struct db *db, const struct migration *m, char *err,
+    size_t errlen)
+{
+	char version[16], now[24], msg[512];
+	const char *p[3] = { version, m->name, now };
+	int64_t have = 0;
+
+	snprintf(version, sizeof(version), "%d", m->version);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (mig_begin(db, err, errlen) != 0)
+		return -1;
+	if (mig_check_newer(db, err, errlen) != 0 ||
+	    db_query_int(db, "SELECT COUNT(*) FROM schema_migrations WHERE "
+	    "version = ?", p, 1, &have, err, errlen) < 0)
+		goto fail;
+	if (have > 0) /* another instance was first */
+		return db_commit(db, err, errlen) == 0 ? 0 : -1;
+	if (db_exec(db, m->sql[db_kind(db)], NULL, 0, NULL, NULL, msg,
+	    sizeof(msg)) != 0) {
+		db_errf(err, errlen, "migration %d (%s): %s", m->version,
+		    m->name, msg);
+		goto fail;
+	}
+	if (db_exec(db, "INSERT INTO schema_migrations (version, name, "
+	    "applied_at) VALUES (?, ?, ?)", p, 3, NULL, NULL, err,
+	    errlen) != 0 ||
+	    db_commit(db, err, errlen) != 0)
+		goto fail;
+	return 1;
+fail:
+	db_rollback(db);
+	return -1;
+}
+
+int
+db_migrate(struct db *db, char *err, size_t errlen)
+{
+	int applied = 0;
+
+	for (int i = 0; i < NMIGRATIONS; i++) {
+		int rc = mig_apply(db, &migrations[i], err, errlen);
+
+		if (rc < 0)
+			return -1;
+		applied += rc;
+	}
+	return applied;
+}
+
+static int
+table_exists(struct db *db, const char *name, bool *exists, char *err,
+    size_t errlen)
+{
+	const char *p[1] = { name };
+	int64_t n = 0;
+
+	/* information_schema: where an unqualified CREATE TABLE lands. */
+	if (db_query_int(db, db_kind(db) == DB_SQLITE ?
+	    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+	    "name = ?" :
+	    "SELECT COUNT(*) FROM information_schema.tables WHERE "
+	    "table_schema = current_schema() AND table_name = ?", p, 1, &n,
+	    err, errlen) < 0)
+		return -1;
+	*exists = n > 0;
+	return 0;
+}
+
+struct status_ctx {
+	struct db_migration_info *out;
+	size_t n;
+};
+
+static int
+status_row(void *arg, int ncols, const char *const *values,
+    const char *const *names)
+{
+	struct status_ctx *s = arg;
+	long long version, at;
+	time_t t;
+	struct tm tm;
+
+	(void)names;
+	if (ncols < 2 || values[0] == NULL || values[1] == NULL)
+		return 0;
+	version = strtoll(values[0], NULL, 10);
+	at = strtoll(values[1], NULL, 10);
+	for (size_t i = 0; i < s->n; i++) {
+		struct db_migration_info *mi = &s->out[i];
+
+		if (mi->version != version)
+			continue;
+		mi->applied = true;
+		t = (time_t)at;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(mi->applied_at, sizeof(mi->applied_at),
+		    "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(mi->applied_at, sizeof(mi->applied_at), "%lld",
+			    at);
+	}
+	return 0;
+}
+
+int
+db_migration_status(struct db *db, struct db_migration_info *out,
+    size_t max, char *err, size_t errlen)
+{
+	struct status_ctx s = { out, 0 };
+	bool exists;
+
+	for (int i = 0; i < NMIGRATIONS && s.n < max; i++, s.n++) {
+		out[s.n].version = migrations[i].version;
+		out[s.n].name = migrations[i].name;
+		out[s.n].applied = false;
+		out[s.n].applied_at[0] = '\0';
+	}
+	/* Read only: a status never creates the version table. */
+	if (table_exists(db, "schema_migrations", &exists, err, errlen) != 0)
+		return -1;
+	if (exists && db_exec(db, "SELECT version, applied_at FROM "
+	    "schema_migrations ORDER BY version", NULL, 0, status_row, &s,
+	    err, errlen) != 0)
+		return -1;
+	return (int)s.n;
+}
+
+int
+db_reset(struct db *db, char *err, size_t errlen)
+{
+	char sql[128], msg[512];
+
+	if (db_begin(db, err, errlen) != 0)
+		return -1;
+	if (db_kind(db) == DB_POSTGRES && db_exec(db, MIG_LOCK_SQL, NULL, 0,
+	    NULL, NULL, err, errlen) != 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(loka_tables) / sizeof(loka_tables[0]);
+	    i++) {
+		snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %s",
+		    loka_tables[i]);
+		if (db_exec(db, sql, NULL, 0, NULL, NULL, msg,
+		    sizeof(msg)) != 0) {
+			db_errf(err, errlen, "dropping %s: %s", loka_tables[i],
+			    msg);
+			goto fail;
+		}
+	}
+	return db_commit(db, err, errlen);
+fail:
+	db_rollback(db);
+	return -1;
+}
