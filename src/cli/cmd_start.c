@@ -33,6 +33,7 @@ static const char start_usage[] =
     "      --pool URL        use this one pool instead of [[pools]]:\n"
     "                        stratum+tcp://[user[:password]@]host:port\n"
     "      --database URL    instead of [database] url\n"
+    "      --no-migrate      do not apply pending database migrations\n"
     "      --log-format FMT  text or json, instead of [logging] format\n"
     "  -v, --verbose         more log detail (-v debug, -vv trace)\n"
     "  -h, --help            this text\n";
@@ -44,6 +45,7 @@ struct start_opts {
 	const char *database;
 	const char *log_format;
 	int verbose;
+	int no_migrate;
 };
 
 static int
@@ -55,6 +57,7 @@ start_parse(int argc, char **argv, struct start_opts *o)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "database", required_argument, NULL, 'd' },
 		{ "log-format", required_argument, NULL, 'f' },
+		{ "no-migrate", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -86,6 +89,9 @@ start_parse(int argc, char **argv, struct start_opts *o)
 			break;
 		case 'v':
 			o->verbose++;
+			break;
+		case 'M':
+			o->no_migrate = 1;
 			break;
 		case 'h':
 			fputs(start_usage, stdout);
@@ -130,6 +136,9 @@ start_config(const struct start_opts *o, struct cfg_diag *warns)
 			    "format", o->log_format, &errs);
 		if (o->pool != NULL)
 			bad |= cfg_set_single_pool(c, "--pool", o->pool, &errs);
+		if (o->no_migrate)
+			bad |= cfg_override(c, "--no-migrate", "database",
+			    "auto_migrate", "false", &errs);
 	}
 	/* Secrets first, so that nothing below can print them. */
 	if (c != NULL)

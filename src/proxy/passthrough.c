@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "net/worker.h"
@@ -29,6 +30,7 @@
 #include "proxy/router.h"
 #include "stratum/identity.h"
 #include "stratum/msg.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -50,6 +52,27 @@ static const struct cfg_pool *
 session_pool(const struct session *s)
 {
 	return router_pool(s->t->proxy->router, s->pool);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Hand a verdict to the store thread (never waits; a full queue is
+ * counted and reported by the store). */
+static void
+book_share(struct session *s, const struct acct_worker *a, bool accepted,
+    enum acct_reject why, double diff)
+{
+	if (a == NULL || s->t->ring == NULL)
+		return;
+	store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
+	    a->user, a->worker, accepted, (int)why, diff, wall_ms());
 }
 
 static uint64_t
@@ -609,6 +632,9 @@ on_authorized(struct session *s, int worker, json_t *result, bool replay)
 		return;
 	}
 	w->authorized = true;
+	if (s->t->ring != NULL)
+		store_post_seen(s->t->ring, session_pool(s)->name, id.user,
+		    id.worker, wall_ms());
 	if (!replay)
 		log_sinfo("stratum", s->id, "%s authorized %s as %s on pool %s",
 		    s->peer_str, w->login, w->pool_name, session_pool(s)->name);
@@ -629,12 +655,16 @@ on_submit_verdict(struct session *s, int worker, double diff, json_t *result,
 	if (json_is_true(result) && error == NULL) {
 		if (a != NULL)
 			acct_accept(s->t->acct, a, diff);
+		book_share(s, a, true, ACCT_REJ_MAX, diff);
 	} else {
 		int code;
 		const char *message;
+		enum acct_reject why;
 
 		error_parts(error, &code, &message);
-		acct_reject(s->t->acct, a, acct_reason(code, message), diff);
+		why = acct_reason(code, message);
+		acct_reject(s->t->acct, a, why, diff);
+		book_share(s, a, false, why, diff);
 	}
 }
 
@@ -836,6 +866,8 @@ up_fail_pending(struct session *s)
 			if (s->submits_pending > 0)
 				s->submits_pending--;
 			acct_reject(s->t->acct, w != NULL ? w->acct : NULL,
+			    ACCT_REJ_OTHER, p->diff);
+			book_share(s, w != NULL ? w->acct : NULL, false,
 			    ACCT_REJ_OTHER, p->diff);
 		}
 		if (p->miner_id != NULL && s->down != NULL)

@@ -5,8 +5,9 @@
  * thread (each with its SO_REUSEPORT listeners), then only waits for
  * signals. SIGTERM/SIGINT: every worker stops accepting, waits (up to
  * [server] shutdown_timeout) for the pool's verdict on submits in flight,
- * closes its sessions and ends; the main thread joins them and logs the
- * share accounting. SIGHUP is logged (reload comes later).
+ * closes its sessions and ends; the main thread joins them, lets the
+ * store thread write what it holds, and logs the share accounting. SIGHUP
+ * is logged (reload comes later).
  */
 #include "proxy/proxy.h"
 
@@ -23,6 +24,7 @@
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -191,6 +193,32 @@ proxy_log_accounting(struct proxy *p)
 	acct_table_free(m.into);
 }
 
+/*
+ * This instance's name in the shared books: configured, or the host name
+ * and the first bind address's configured port (stable across restarts,
+ * unlike a port 0 resolved by the kernel).
+ */
+static char *
+proxy_instance(const struct cfg *c)
+{
+	char host[256];
+	const char *bind = c->server.bind.n > 0 ? c->server.bind.v[0] : "";
+	const char *colon = strrchr(bind, ':');
+
+	if (c->database.instance[0] != '\0')
+		return xstrdup(c->database.instance);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "loka");
+	host[sizeof(host) - 1] = '\0';
+	return xasprintf("%s:%s", host, colon != NULL ? colon + 1 : "0");
+}
+
+static const char *
+db_kind_label(const char *url)
+{
+	return strncmp(url, "sqlite:", 7) == 0 ? "SQLite" : "PostgreSQL";
+}
+
 static void
 proxy_free(struct proxy *p)
 {
@@ -207,6 +235,7 @@ proxy_free(struct proxy *p)
 	free(p->threads);
 	cidr_set_free(&p->trusted);
 	router_free(p->router);
+	store_free(p->store);
 }
 
 int
@@ -215,6 +244,7 @@ proxy_run(const struct cfg *c)
 	struct proxy p;
 	char err[256];
 	int *ports = NULL;
+	char *instance = NULL;
 	int rc = 1, sig;
 	size_t started = 0;
 
@@ -259,6 +289,19 @@ proxy_run(const struct cfg *c)
 				ports[b] = worker_port(p.workers[0], b);
 		}
 	}
+	instance = proxy_instance(c);
+	p.store = store_new(c, p.nworkers, instance, err, sizeof(err));
+	if (p.store == NULL) {
+		log_errorx("store", "%s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < p.nworkers; i++)
+		p.threads[i]->ring = store_ring(p.store, i);
+	if (store_start(p.store) != 0)
+		goto out;
+	log_info("store", "books in %s as instance \"%s\"; journal in %s",
+	    db_kind_label(c->database.url), instance,
+	    c->database.spool_path);
 	for (size_t b = 0; b < c->server.bind.n; b++)
 		log_info("main", "listening for miners on %s (port %d), %zu "
 		    "threads", c->server.bind.v[b], ports[b], p.nworkers);
@@ -279,9 +322,12 @@ proxy_run(const struct cfg *c)
 		worker_post(p.workers[i], session_thread_drain, NULL);
 	for (size_t i = 0; i < started; i++)
 		worker_join(p.workers[i]);
+	/* No producer is left: the store writes what it holds and stops. */
+	store_stop(p.store);
 	if (started == p.nworkers)
 		proxy_log_accounting(&p);
 out:
+	free(instance);
 	free(ports);
 	proxy_free(&p);
 	return rc;

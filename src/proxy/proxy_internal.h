@@ -26,6 +26,8 @@ struct cfg;
 struct event;
 struct evbuffer;
 struct router;
+struct store;
+struct store_ring;
 struct worker;
 
 /* Per-thread counters; relaxed atomics so other threads may read them. */
@@ -56,6 +58,7 @@ struct proxy_stats {
 struct proxy {
 	const struct cfg *cfg;
 	struct router *router;
+	struct store *store;           /* the books' write path */
 	struct cidr_set trusted;       /* trusted_proxies */
 	atomic_int active;             /* open miner connections */
 	_Atomic uint64_t next_session; /* session ids, from 1 */
@@ -181,6 +184,7 @@ struct proxy_thread {
 	struct proxy *proxy;
 	struct worker *worker;
 	struct acct_table *acct;
+	struct store_ring *ring;     /* this thread's queue to the store */
 	struct session_list sessions;
 	size_t nsessions;
 	struct session_list zombies; /* closed, freed by the reap event */

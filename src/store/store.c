@@ -1,0 +1,987 @@
+/*
+ * store.c: rings, the store thread, batching, replay (see store.h).
+ *
+ * Modes of the store thread:
+ *   DOWN  no database: events are only journaled; reconnect every second.
+ *   LIVE  the database holds every event up to `applied`; the events since
+ *         then are journaled and summed in memory (the batch), written
+ *         every batch_interval or batch_size events.
+ * A failed write drops the in-memory batch (the journal has it) and goes
+ * DOWN; on reconnect the journal is replayed from the database's own
+ * record of what it applied, then the thread is LIVE again.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "proxy/accounting.h"
+#include "store/db.h"
+#include "store/journal.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* Names longer than these are cut (identity.h caps them lower anyway). */
+#define EV_NAME_MAX 255
+/* Fixed part of an event: seq, ts, pool/user/worker lengths, kind,
+ * accepted, reason, pad, diff. */
+#define EV_FIXED 32
+#define EV_MAX (EV_FIXED + 3 * EV_NAME_MAX)
+/* How long the store thread sleeps when there is nothing to do. */
+#define STORE_IDLE_MS 5
+/* Between reconnection attempts while the database is away. */
+#define STORE_RETRY_MS 1000
+
+enum ev_kind {
+	EV_SHARE = 1,
+	EV_SEEN = 2,
+};
+
+struct store_ring {
+	_Atomic uint64_t head; /* producer */
+	char pad1[56];
+	_Atomic uint64_t tail; /* consumer */
+	char pad2[56];
+	uint8_t *buf;
+	size_t mask;
+	struct store_stats *stats;
+};
+
+/* One decoded event. */
+struct event {
+	uint64_t seq;
+	int64_t ts_ms;
+	int kind;
+	bool accepted;
+	int reason;
+	double diff;
+	char pool[EV_NAME_MAX + 1];
+	char user[EV_NAME_MAX + 1];
+	char worker[EV_NAME_MAX + 1];
+};
+
+/* What a batch sums for one worker and minute (minute -1: seen only). */
+struct agg {
+	uint64_t hash;
+	char *pool, *user, *worker;
+	int64_t minute;
+	int64_t last_ts;
+	uint64_t accepted;
+	double accepted_diff;
+	uint64_t rejected[ACCT_REJ_MAX];
+	double rejected_diff;
+	struct agg *next;
+};
+
+struct share_row {
+	struct agg *who;
+	int64_t ts_ms;
+	double diff;
+	bool accepted;
+	int reason;
+	uint64_t seq;
+};
+
+struct batch {
+	struct agg **buckets;
+	size_t nbuckets;
+	size_t nentries;
+	uint64_t events;
+	uint64_t first_seq, last_seq;
+	struct share_row *rows; /* share_log only */
+	size_t nrows;
+};
+
+/* Worker ids already in the database. */
+struct wid {
+	uint64_t hash;
+	char *pool, *user, *worker;
+	int64_t id;
+	struct wid *next;
+};
+
+struct store {
+	const struct cfg *cfg;
+	char *instance;
+	struct journal *journal;
+	struct store_ring *rings;
+	size_t nrings;
+	struct store_stats stats;
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+
+	/* store thread only */
+	struct db *db;
+	bool live;
+	uint64_t seq;      /* last sequence number given */
+	uint64_t applied;  /* last one the database has */
+	struct batch batch;
+	struct wid **wids;
+	size_t nwids;
+	int64_t last_commit_ms, last_sync_ms, last_retry_ms;
+	uint64_t dropped_logged;
+	bool outage_logged;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+name_hash(const char *pool, const char *user, const char *worker,
+    int64_t minute)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)minute;
+	const char *parts[3] = { pool, user, worker };
+
+	for (int i = 0; i < 3; i++) {
+		for (const char *p = parts[i]; *p != '\0'; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* ---- rings (any worker thread posts; the store thread takes) ---- */
+
+static void
+ring_copy_in(struct store_ring *r, uint64_t pos, const void *src, size_t n)
+{
+	size_t off = (size_t)pos & r->mask, first = r->mask + 1 - off;
+
+	if (first > n)
+		first = n;
+	memcpy(r->buf + off, src, first);
+	memcpy(r->buf, (const uint8_t *)src + first, n - first);
+}
+
+static void
+ring_copy_out(struct store_ring *r, uint64_t pos, void *dst, size_t n)
+{
+	size_t off = (size_t)pos & r->mask, first = r->mask + 1 - off;
+
+	if (first > n)
+		first = n;
+	memcpy(dst, r->buf + off, first);
+	memcpy((uint8_t *)dst + first, r->buf, n - first);
+}
+
+static void
+put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = bytes - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Encode an event (seq 0: the store thread numbers it). */
+static size_t
+ev_encode(uint8_t *out, int kind, const char *pool, const char *user,
+    const char *worker, bool accepted, int reason, double diff,
+    int64_t ts_ms)
+{
+	size_t pl = strnlen(pool, EV_NAME_MAX), ul = strnlen(user, EV_NAME_MAX);
+	size_t wl = strnlen(worker, EV_NAME_MAX);
+	uint64_t bits;
+
+	memset(out, 0, EV_FIXED);
+	put_le(out + 8, (uint64_t)ts_ms, 8);
+	out[16] = (uint8_t)pl;
+	out[17] = (uint8_t)ul;
+	out[18] = (uint8_t)wl;
+	out[19] = (uint8_t)kind;
+	out[20] = accepted;
+	out[21] = (uint8_t)reason;
+	memcpy(&bits, &diff, sizeof(bits));
+	put_le(out + 24, bits, 8);
+	memcpy(out + EV_FIXED, pool, pl);
+	memcpy(out + EV_FIXED + pl, user, ul);
+	memcpy(out + EV_FIXED + pl + ul, worker, wl);
+	return EV_FIXED + pl + ul + wl;
+}
+
+static int
+ev_decode(const uint8_t *p, size_t len, struct event *e)
+{
+	size_t pl, ul, wl;
+	uint64_t bits;
+
+	if (len < EV_FIXED)
+		return -1;
+	pl = p[16];
+	ul = p[17];
+	wl = p[18];
+	if (EV_FIXED + pl + ul + wl != len)
+		return -1;
+	e->seq = get_le(p, 8);
+	e->ts_ms = (int64_t)get_le(p + 8, 8);
+	e->kind = p[19];
+	e->accepted = p[20] != 0;
+	e->reason = p[21] < ACCT_REJ_MAX ? p[21] : ACCT_REJ_OTHER;
+	bits = get_le(p + 24, 8);
+	memcpy(&e->diff, &bits, sizeof(bits));
+	if (!isfinite(e->diff) || e->diff < 0)
+		e->diff = 0;
+	memcpy(e->pool, p + EV_FIXED, pl);
+	e->pool[pl] = '\0';
+	memcpy(e->user, p + EV_FIXED + pl, ul);
+	e->user[ul] = '\0';
+	memcpy(e->worker, p + EV_FIXED + pl + ul, wl);
+	e->worker[wl] = '\0';
+	return e->kind == EV_SHARE || e->kind == EV_SEEN ? 0 : -1;
+}
+
+static int
+ring_post(struct store_ring *r, const uint8_t *ev, size_t len)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	size_t need = (4 + len + 7) & ~(size_t)7;
+	uint8_t hdr[4];
+
+	if (r->mask + 1 - (head - tail) < need) {
+		atomic_fetch_add_explicit(&r->stats->dropped, 1,
+		    memory_order_relaxed);
+		return -1;
+	}
+	put_le(hdr, len, 4);
+	ring_copy_in(r, head, hdr, 4);
+	ring_copy_in(r, head + 4, ev, len);
+	atomic_store_explicit(&r->head, head + need, memory_order_release);
+	atomic_fetch_add_explicit(&r->stats->posted, 1, memory_order_relaxed);
+	return 0;
+}
+
+int
+store_post_share(struct store_ring *r, const char *pool, const char *user,
+    const char *worker, bool accepted, int reason, double diff,
+    int64_t ts_ms)
+{
+	uint8_t ev[EV_MAX];
+	size_t len = ev_encode(ev, EV_SHARE, pool, user, worker, accepted,
+	    reason, diff, ts_ms);
+
+	return ring_post(r, ev, len);
+}
+
+int
+store_post_seen(struct store_ring *r, const char *pool, const char *user,
+    const char *worker, int64_t ts_ms)
+{
+	uint8_t ev[EV_MAX];
+	size_t len = ev_encode(ev, EV_SEEN, pool, user, worker, false, 0, 0,
+	    ts_ms);
+
+	return ring_post(r, ev, len);
+}
+
+/* ---- the batch ---- */
+
+static void
+batch_init(struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->nbuckets = 1024;
+	b->buckets = xcalloc(b->nbuckets, sizeof(*b->buckets));
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->nbuckets; i++) {
+		struct agg *a = b->buckets[i], *next;
+
+		for (; a != NULL; a = next) {
+			next = a->next;
+			free(a->pool);
+			free(a->user);
+			free(a->worker);
+			free(a);
+		}
+		b->buckets[i] = NULL;
+	}
+	free(b->rows);
+	b->rows = NULL;
+	b->nrows = 0;
+	b->nentries = 0;
+	b->events = 0;
+	b->first_seq = b->last_seq = 0;
+}
+
+static struct agg *
+batch_entry(struct batch *b, const struct event *e, int64_t minute)
+{
+	uint64_t h = name_hash(e->pool, e->user, e->worker, minute);
+	size_t i = h & (b->nbuckets - 1);
+	struct agg *a;
+
+	for (a = b->buckets[i]; a != NULL; a = a->next)
+		if (a->hash == h && a->minute == minute &&
+		    strcmp(a->pool, e->pool) == 0 &&
+		    strcmp(a->user, e->user) == 0 &&
+		    strcmp(a->worker, e->worker) == 0)
+			return a;
+	a = xcalloc(1, sizeof(*a));
+	a->hash = h;
+	a->pool = xstrdup(e->pool);
+	a->user = xstrdup(e->user);
+	a->worker = xstrdup(e->worker);
+	a->minute = minute;
+	a->next = b->buckets[i];
+	b->buckets[i] = a;
+	b->nentries++;
+	return a;
+}
+
+static void
+batch_add(struct store *s, const struct event *e)
+{
+	struct batch *b = &s->batch;
+	int64_t minute = e->kind == EV_SHARE ?
+	    (e->ts_ms / 1000) - (e->ts_ms / 1000) % 60 : -1;
+	struct agg *a = batch_entry(b, e, minute);
+
+	if (b->events == 0)
+		b->first_seq = e->seq;
+	b->last_seq = e->seq;
+	b->events++;
+	if (e->ts_ms / 1000 > a->last_ts)
+		a->last_ts = e->ts_ms / 1000;
+	if (e->kind != EV_SHARE)
+		return;
+	if (e->accepted) {
+		a->accepted++;
+		a->accepted_diff += e->diff;
+	} else {
+		a->rejected[e->reason]++;
+		a->rejected_diff += e->diff;
+	}
+	if (s->cfg->database.share_log) {
+		struct share_row *r;
+
+		b->rows = xreallocarray(b->rows, b->nrows + 1,
+		    sizeof(*b->rows));
+		r = &b->rows[b->nrows++];
+		r->who = a;
+		r->ts_ms = e->ts_ms;
+		r->diff = e->diff;
+		r->accepted = e->accepted;
+		r->reason = e->reason;
+		r->seq = e->seq;
+	}
+}
+
+/* ---- writing a batch ---- */
+
+static void
+wids_clear(struct store *s)
+{
+	for (size_t i = 0; i < s->nwids; i++) {
+		struct wid *w = s->wids[i], *next;
+
+		for (; w != NULL; w = next) {
+			next = w->next;
+			free(w->pool);
+			free(w->user);
+			free(w->worker);
+			free(w);
+		}
+		s->wids[i] = NULL;
+	}
+}
+
+static int
+row_int(void *arg, int ncols, const char *const *values,
+    const char *const *names)
+{
+	(void)names;
+	if (ncols > 0 && values[0] != NULL)
+		*(int64_t *)arg = strtoll(values[0], NULL, 10);
+	return 1;
+}
+
+/* The database id of a worker, created (with its miner) if needed. */
+static int
+worker_id(struct store *s, const struct agg *a, int64_t *id, char *err,
+    size_t errlen)
+{
+	uint64_t h = name_hash(a->pool, a->user, a->worker, 0);
+	size_t i = h % s->nwids;
+	struct wid *w;
+	char ts[24];
+	const char *p[5];
+	int64_t pool_id = -1, miner_id = -1;
+
+	snprintf(ts, sizeof(ts), "%" PRId64, a->last_ts);
+	for (w = s->wids[i]; w != NULL; w = w->next) {
+		if (w->hash == h && strcmp(w->pool, a->pool) == 0 &&
+		    strcmp(w->user, a->user) == 0 &&
+		    strcmp(w->worker, a->worker) == 0) {
+			p[0] = ts;
+			p[1] = ts;
+			p[2] = NULL;
+			*id = w->id;
+			{
+				char idtext[24];
+
+				snprintf(idtext, sizeof(idtext), "%" PRId64,
+				    w->id);
+				p[1] = idtext;
+				return db_exec(s->db, "UPDATE workers SET "
+				    "last_seen = ? WHERE id = ? AND "
+				    "last_seen < ?", (const char *[]){ ts,
+				    idtext, ts }, 3, NULL, NULL, err, errlen);
+			}
+		}
+	}
+	p[0] = a->pool;
+	if (db_exec(s->db, "SELECT id FROM pools WHERE name = ?", p, 1,
+	    row_int, &pool_id, err, errlen) != 0)
+		return -1;
+	if (pool_id < 0) {
+		snprintf(err, errlen, "pool \"%s\" is not in the database",
+		    a->pool);
+		return -2;
+	}
+	p[0] = a->user;
+	p[1] = ts;
+	if (db_exec(s->db, "INSERT INTO miners (name, created_at) VALUES "
+	    "(?, ?) ON CONFLICT (name) DO NOTHING", p, 2, NULL, NULL, err,
+	    errlen) != 0 ||
+	    db_exec(s->db, "SELECT id FROM miners WHERE name = ?", p, 1,
+	    row_int, &miner_id, err, errlen) != 0)
+		return -1;
+	{
+		char pid[24], mid[24];
+		const char *q[5] = { pid, mid, a->worker, ts, ts };
+
+		snprintf(pid, sizeof(pid), "%" PRId64, pool_id);
+		snprintf(mid, sizeof(mid), "%" PRId64, miner_id);
+		if (db_exec(s->db, "INSERT INTO workers (pool_id, miner_id, "
+		    "name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) "
+		    "ON CONFLICT (pool_id, miner_id, name) DO UPDATE SET "
+		    "last_seen = CASE WHEN excluded.last_seen > "
+		    "workers.last_seen THEN excluded.last_seen ELSE "
+		    "workers.last_seen END", q, 5, NULL, NULL, err,
+		    errlen) != 0)
+			return -1;
+		*id = -1;
+		if (db_exec(s->db, "SELECT id FROM workers WHERE pool_id = ? "
+		    "AND miner_id = ? AND name = ?", q, 3, row_int, id, err,
+		    errlen) != 0)
+			return -1;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->hash = h;
+	w->pool = xstrdup(a->pool);
+	w->user = xstrdup(a->user);
+	w->worker = xstrdup(a->worker);
+	w->id = *id;
+	w->next = s->wids[i];
+	s->wids[i] = w;
+	return 0;
+}
+
+static int
+write_bucket(struct store *s, const struct agg *a, int64_t wid, char *err,
+    size_t errlen)
+{
+	char v[10][32];
+	const char *p[10];
+
+	snprintf(v[0], 32, "%" PRId64, wid);
+	snprintf(v[1], 32, "%" PRId64, a->minute);
+	snprintf(v[2], 32, "%" PRIu64, a->accepted);
+	snprintf(v[3], 32, "%.17g", a->accepted_diff);
+	for (int i = 0; i < ACCT_REJ_MAX; i++)
+		snprintf(v[4 + i], 32, "%" PRIu64, a->rejected[i]);
+	snprintf(v[9], 32, "%.17g", a->rejected_diff);
+	for (int i = 0; i < 10; i++)
+		p[i] = v[i];
+	return db_exec(s->db, "INSERT INTO submissions (worker_id, minute, "
+	    "accepted, accepted_difficulty, rejected_stale, "
+	    "rejected_duplicate, rejected_low_difficulty, "
+	    "rejected_unauthorized, rejected_other, rejected_difficulty) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT (worker_id, minute) DO UPDATE SET "
+	    "accepted = submissions.accepted + excluded.accepted, "
+	    "accepted_difficulty = submissions.accepted_difficulty + "
+	    "excluded.accepted_difficulty, "
+	    "rejected_stale = submissions.rejected_stale + "
+	    "excluded.rejected_stale, "
+	    "rejected_duplicate = submissions.rejected_duplicate + "
+	    "excluded.rejected_duplicate, "
+	    "rejected_low_difficulty = submissions.rejected_low_difficulty + "
+	    "excluded.rejected_low_difficulty, "
+	    "rejected_unauthorized = submissions.rejected_unauthorized + "
+	    "excluded.rejected_unauthorized, "
+	    "rejected_other = submissions.rejected_other + "
+	    "excluded.rejected_other, "
+	    "rejected_difficulty = submissions.rejected_difficulty + "
+	    "excluded.rejected_difficulty", p, 10, NULL, NULL, err, errlen);
+}
+
+static int
+write_share_rows(struct store *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < s->batch.nrows; i++) {
+		const struct share_row *r = &s->batch.rows[i];
+		char v[5][32];
+		const char *p[7];
+		int64_t wid;
+
+		if (worker_id(s, r->who, &wid, err, errlen) != 0)
+			return -1;
+		snprintf(v[0], 32, "%" PRId64, wid);
+		snprintf(v[1], 32, "%" PRId64, r->ts_ms);
+		snprintf(v[2], 32, "%.17g", r->diff);
+		snprintf(v[3], 32, "%d", r->accepted ? 1 : 0);
+		snprintf(v[4], 32, "%" PRIu64, r->seq);
+		p[0] = v[0];
+		p[1] = v[1];
+		p[2] = v[2];
+		p[3] = v[3];
+		p[4] = r->accepted ? NULL : acct_reason_name(r->reason);
+		p[5] = s->instance;
+		p[6] = v[4];
+		if (db_exec(s->db, "INSERT INTO share_log (worker_id, ts_ms, "
+		    "difficulty, accepted, reason, instance, seq) VALUES "
+		    "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance, seq) DO "
+		    "NOTHING", p, 7, NULL, NULL, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+go_down(struct store *s, const char *why)
+{
+	if (!s->outage_logged)
+		log_warnx("store", "database unavailable (%s): share events "
+		    "are kept in the journal and will be written when it is "
+		    "back", why);
+	s->outage_logged = true;
+	atomic_fetch_add_explicit(&s->stats.db_errors, 1,
+	    memory_order_relaxed);
+	atomic_store(&s->stats.db_up, false);
+	db_close(s->db);
+	s->db = NULL;
+	s->live = false;
+	batch_clear(&s->batch);
+	wids_clear(s);
+	s->last_retry_ms = now_ms();
+}
+
+/* Write the batch in one transaction with its progress mark. */
+static int
+commit_batch(struct store *s, bool replaying)
+{
+	char err[512], seq[24], now[24];
+	int64_t t0 = now_ms();
+	int rc;
+
+	if (s->batch.events == 0)
+		return 0;
+	if (db_begin(s->db, err, sizeof(err)) != 0)
+		goto fail;
+	for (size_t i = 0; i < s->batch.nbuckets; i++) {
+		for (struct agg *a = s->batch.buckets[i]; a != NULL;
+		    a = a->next) {
+			int64_t wid;
+
+			rc = worker_id(s, a, &wid, err, sizeof(err));
+			if (rc == -2) {
+				/* A pool no longer configured: its events
+				 * cannot be placed; say so, keep the rest. */
+				log_warnx("store", "%s; dropping its events",
+				    err);
+				continue;
+			}
+			if (rc != 0)
+				goto fail_rollback;
+			if (a->minute >= 0 && write_bucket(s, a, wid, err,
+			    sizeof(err)) != 0)
+				goto fail_rollback;
+		}
+	}
+	if (write_share_rows(s, err, sizeof(err)) != 0)
+		goto fail_rollback;
+	snprintf(seq, sizeof(seq), "%" PRIu64, s->batch.last_seq);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (db_exec(s->db, "INSERT INTO store_progress (instance, last_seq, "
+	    "updated_at) VALUES (?, ?, ?) ON CONFLICT (instance) DO UPDATE "
+	    "SET last_seq = excluded.last_seq, updated_at = "
+	    "excluded.updated_at", (const char *[]){ s->instance, seq, now },
+	    3, NULL, NULL, err, sizeof(err)) != 0)
+		goto fail_rollback;
+	if (db_commit(s->db, err, sizeof(err)) != 0)
+		goto fail_rollback;
+	s->applied = s->batch.last_seq;
+	atomic_fetch_add_explicit(&s->stats.committed, s->batch.events,
+	    memory_order_relaxed);
+	if (replaying)
+		atomic_fetch_add_explicit(&s->stats.replayed, s->batch.events,
+		    memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->stats.batches, 1, memory_order_relaxed);
+	atomic_store(&s->stats.last_batch_us,
+	    (uint64_t)(now_ms() - t0) * 1000);
+	batch_clear(&s->batch);
+	journal_release(s->journal, s->applied);
+	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
+	s->last_commit_ms = now_ms();
+	return 0;
+fail_rollback:
+	db_rollback(s->db);
+fail:
+	go_down(s, err);
+	return -1;
+}
+
+/* ---- replay ---- */
+
+static int
+replay_one(void *arg, uint64_t seq, const void *payload, size_t len)
+{
+	struct store *s = arg;
+	struct event e;
+
+	if (ev_decode(payload, len, &e) != 0) {
+		log_warnx("store", "journal record %" PRIu64 " is not an "
+		    "event; skipped", seq);
+		return 0;
+	}
+	e.seq = seq;
+	batch_add(s, &e);
+	if (s->batch.events >= (uint64_t)s->cfg->database.batch_size)
+		return commit_batch(s, true);
+	return 0;
+}
+
+static int
+sync_pools(struct store *s, char *err, size_t errlen)
+{
+	const struct cfg *c = s->cfg;
+	char now[24];
+
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct cfg_pool *p = &c->pools[i];
+		char port[8], off[16];
+		const char *v[11];
+
+		snprintf(port, sizeof(port), "%u", p->port);
+		snprintf(off, sizeof(off), "%lld",
+		    (long long)p->settlement_offset);
+		v[0] = p->name;
+		v[1] = p->host;
+		v[2] = port;
+		v[3] = p->username;
+		v[4] = c->database.store_pool_passwords &&
+		    p->password[0] != '\0' ? p->password : NULL;
+		v[5] = p->sep1;
+		v[6] = p->sep2;
+		v[7] = p->settlement_time;
+		v[8] = off;
+		v[9] = p->enabled ? "1" : "0";
+		v[10] = now;
+		if (db_exec(s->db, "INSERT INTO pools (name, host, port, "
+		    "username, password, sep1, sep2, settlement_time, "
+		    "settlement_offset, enabled, updated_at) VALUES "
+		    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO "
+		    "UPDATE SET host = excluded.host, port = excluded.port, "
+		    "username = excluded.username, password = "
+		    "excluded.password, sep1 = excluded.sep1, sep2 = "
+		    "excluded.sep2, settlement_time = "
+		    "excluded.settlement_time, settlement_offset = "
+		    "excluded.settlement_offset, enabled = excluded.enabled, "
+		    "updated_at = excluded.updated_at", v, 11, NULL, NULL, err,
+		    errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Connect, migrate, sync pools, replay the journal: DOWN -> LIVE. */
+static void
+try_connect(struct store *s)
+{
+	char err[512];
+	int64_t progress = 0;
+	int n;
+
+	s->last_retry_ms = now_ms();
+	s->db = db_open(s->cfg->database.url,
+	    s->cfg->database.connection_timeout_ms, err, sizeof(err));
+	if (s->db == NULL) {
+		go_down(s, err);
+		return;
+	}
+	if (s->cfg->database.auto_migrate) {
+		n = db_migrate(s->db, err, sizeof(err));
+		if (n < 0) {
+			go_down(s, err);
+			return;
+		}
+		if (n > 0)
+			log_info("store", "applied %d schema migration%s", n,
+			    n == 1 ? "" : "s");
+	}
+	if (sync_pools(s, err, sizeof(err)) != 0 ||
+	    db_query_int(s->db, "SELECT last_seq FROM store_progress WHERE "
+	    "instance = ?", (const char *[]){ s->instance }, 1, &progress,
+	    err, sizeof(err)) < 0) {
+		go_down(s, err);
+		return;
+	}
+	s->applied = (uint64_t)progress;
+	if (s->applied > s->seq) {
+		log_errorx("store", "the database has applied events up to "
+		    "%" PRIu64 " for instance %s but the journal only reaches "
+		    "%" PRIu64 ": was the journal (%s) lost, or is another "
+		    "instance using the same name? New events continue after "
+		    "%" PRIu64, s->applied, s->instance, s->seq,
+		    s->cfg->database.spool_path, s->applied);
+		s->seq = s->applied;
+	}
+	batch_clear(&s->batch);
+	if (s->seq > s->applied) {
+		uint64_t before = s->applied;
+
+		log_info("store", "replaying journal events %" PRIu64 " to "
+		    "%" PRIu64, before + 1, s->seq);
+		if (journal_replay(s->journal, s->applied, replay_one, s) !=
+		    0 || commit_batch(s, true) != 0) {
+			if (s->db != NULL)
+				go_down(s, "journal replay failed");
+			return;
+		}
+		log_info("store", "journal replayed: %" PRIu64 " events now "
+		    "in the database", s->applied - before);
+	}
+	s->live = true;
+	atomic_store(&s->stats.db_up, true);
+	if (s->outage_logged)
+		log_info("store", "database is back");
+	s->outage_logged = false;
+	s->last_commit_ms = now_ms();
+}
+
+/* ---- the thread ---- */
+
+/* Move events from the rings to the journal (and the batch when live). */
+static size_t
+drain(struct store *s)
+{
+	size_t n = 0;
+	uint64_t depth = 0;
+
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct store_ring *r = &s->rings[i];
+		uint64_t tail = atomic_load_explicit(&r->tail,
+		    memory_order_relaxed);
+		uint64_t head = atomic_load_explicit(&r->head,
+		    memory_order_acquire);
+
+		while (tail < head) {
+			uint8_t hdr[4], ev[EV_MAX];
+			size_t len;
+			struct event e;
+
+			ring_copy_out(r, tail, hdr, 4);
+			len = (size_t)get_le(hdr, 4);
+			if (len > EV_MAX)
+				abort(); /* our own producer wrote it */
+			ring_copy_out(r, tail + 4, ev, len);
+			tail += (4 + len + 7) & ~(uint64_t)7;
+			put_le(ev, ++s->seq, 8);
+			if (journal_append(s->journal, s->seq, ev, len) != 0) {
+				/* Journal full or disk failing: loud. */
+				s->seq--;
+				atomic_fetch_add_explicit(&s->stats.dropped,
+				    1, memory_order_relaxed);
+				continue;
+			}
+			atomic_fetch_add_explicit(&s->stats.journaled, 1,
+			    memory_order_relaxed);
+			if (s->live && ev_decode(ev, len, &e) == 0)
+				batch_add(s, &e);
+			n++;
+		}
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+		depth += (atomic_load(&r->head) - tail) / 64;
+	}
+	atomic_store(&s->stats.queue_depth, depth);
+	return n;
+}
+
+static void
+report_drops(struct store *s)
+{
+	uint64_t d = atomic_load(&s->stats.dropped);
+
+	if (d > s->dropped_logged) {
+		log_errorx("store", "%" PRIu64 " share events could not be "
+		    "kept (queue or journal full: %" PRIu64 " bytes of "
+		    "journal, [database] queue_size / spool_max_bytes); the "
+		    "books miss them", d - s->dropped_logged,
+		    journal_bytes(s->journal));
+		s->dropped_logged = d;
+	}
+}
+
+static void *
+store_main(void *arg)
+{
+	struct store *s = arg;
+	const struct cfg_database *dc = &s->cfg->database;
+
+	try_connect(s);
+	for (;;) {
+		bool stopping = atomic_load(&s->stop);
+		size_t n = drain(s);
+		int64_t t = now_ms();
+
+		if (t - s->last_sync_ms >= dc->fsync_interval_ms || stopping) {
+			if (journal_sync(s->journal) != 0)
+				log_warn("store", "journal sync failed");
+			s->last_sync_ms = t;
+			atomic_store(&s->stats.journal_bytes,
+			    journal_bytes(s->journal));
+		}
+		if (!s->live && s->db == NULL &&
+		    t - s->last_retry_ms >= STORE_RETRY_MS)
+			try_connect(s);
+		if (s->live && (s->batch.events >= (uint64_t)dc->batch_size ||
+		    t - s->last_commit_ms >= dc->batch_interval_ms ||
+		    stopping))
+			commit_batch(s, false);
+		report_drops(s);
+		if (stopping && n == 0)
+			break;
+		if (n == 0) {
+			struct timespec ts = { 0, STORE_IDLE_MS * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (s->seq > s->applied)
+		log_info("store", "%" PRIu64 " share events stay in the journal "
+		    "for the next start", s->seq - s->applied);
+	return NULL;
+}
+
+/* ---- life ---- */
+
+struct store *
+store_new(const struct cfg *c, size_t nproducers, const char *instance,
+    char *err, size_t errlen)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	size_t per = (size_t)c->database.queue_size / (nproducers ? nproducers :
+	    1);
+	size_t cap = 4096;
+
+	/* ~64 bytes per event in a ring; a power of two for the mask. */
+	while (cap < per * 64 && cap < ((size_t)1 << 34))
+		cap <<= 1;
+	s->cfg = c;
+	s->instance = xstrdup(instance);
+	s->journal = journal_open(c->database.spool_path,
+	    (uint64_t)c->database.spool_max_bytes, err, errlen);
+	if (s->journal == NULL) {
+		free(s->instance);
+		free(s);
+		return NULL;
+	}
+	s->seq = journal_last_seq(s->journal);
+	s->nrings = nproducers;
+	s->rings = xcalloc(nproducers ? nproducers : 1, sizeof(*s->rings));
+	for (size_t i = 0; i < nproducers; i++) {
+		s->rings[i].buf = xmalloc(cap);
+		s->rings[i].mask = cap - 1;
+		s->rings[i].stats = &s->stats;
+	}
+	s->nwids = 4096;
+	s->wids = xcalloc(s->nwids, sizeof(*s->wids));
+	batch_init(&s->batch);
+	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
+	return s;
+}
+
+int
+store_start(struct store *s)
+{
+	int rc = pthread_create(&s->thread, NULL, store_main, s);
+
+	if (rc != 0) {
+		log_write(LOG_ERROR, "store", 0, rc, "cannot start the store "
+		    "thread");
+		return -1;
+	}
+	s->started = true;
+	return 0;
+}
+
+void
+store_stop(struct store *s)
+{
+	if (s == NULL || !s->started)
+		return;
+	atomic_store(&s->stop, true);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+}
+
+void
+store_free(struct store *s)
+{
+	if (s == NULL)
+		return;
+	store_stop(s);
+	db_close(s->db);
+	journal_close(s->journal);
+	for (size_t i = 0; i < s->nrings; i++)
+		free(s->rings[i].buf);
+	free(s->rings);
+	batch_clear(&s->batch);
+	free(s->batch.buckets);
+	wids_clear(s);
+	free(s->wids);
+	free(s->instance);
+	free(s);
+}
+
+struct store_ring *
+store_ring(struct store *s, size_t i)
+{
+	return i < s->nrings ? &s->rings[i] : NULL;
+}
+
+const struct store_stats *
+store_stats(const struct store *s)
+{
+	return &s->stats;
+}

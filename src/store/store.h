@@ -1,0 +1,79 @@
+/*
+ * store.h: the books' write path. Worker threads post share verdicts and
+ * worker sightings; one store thread journals them (journal.c), sums them
+ * into per-worker per-minute buckets and writes them to the database in
+ * batched transactions. The share path never waits for the database:
+ * posting copies the event into the worker thread's own lock-free ring
+ * (one producer, one consumer) and returns.
+ *
+ * Exactly once: every event gets a sequence number and is journaled before
+ * the database sees it; each transaction also records, per instance, the
+ * last sequence number it applied (store_progress). After an outage or a
+ * crash the journal is replayed from there, so nothing is counted twice
+ * and at most [database] fsync_interval of events can be lost (to a crash,
+ * never to an outage).
+ */
+#ifndef LOKA_STORE_H
+#define LOKA_STORE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg;
+struct store;
+struct store_ring;
+
+struct store_stats {
+	_Atomic uint64_t posted;          /* events accepted into rings */
+	_Atomic uint64_t dropped;         /* refused: ring or journal full */
+	_Atomic uint64_t journaled;
+	_Atomic uint64_t committed;       /* events applied to the database */
+	_Atomic uint64_t replayed;        /* of which from the journal */
+	_Atomic uint64_t batches;
+	_Atomic uint64_t db_errors;
+	_Atomic uint64_t journal_bytes;
+	_Atomic uint64_t queue_depth;     /* events waiting in rings */
+	_Atomic uint64_t last_batch_us;   /* duration of the last commit */
+	atomic_bool db_up;
+};
+
+/*
+ * store_new(c, nproducers, instance, err, errlen): open the journal
+ * ([database] spool_path) and size one ring per producer (worker thread)
+ * from [database] queue_size. Nothing touches the database yet. instance
+ * names this process in store_progress.
+ */
+struct store *store_new(const struct cfg *c, size_t nproducers,
+    const char *instance, char *err, size_t errlen);
+/* Start the store thread: connect, migrate (auto_migrate), sync pools,
+ * replay the journal, then write as events come. 0 or -1. */
+int store_start(struct store *s);
+/*
+ * store_stop(s): to call once no producer posts any more: write what is
+ * queued (to the database if it is up, else it stays journaled), sync the
+ * journal, join the thread.
+ */
+void store_stop(struct store *s);
+void store_free(struct store *s);
+
+/* Producer i's ring: only worker thread i posts to it. */
+struct store_ring *store_ring(struct store *s, size_t i);
+
+/*
+ * store_post_share(r, pool, user, worker, accepted, reason, diff, ts_ms):
+ * queue one share verdict (reason: enum acct_reject, ignored when
+ * accepted). Never blocks; -1 when the ring is full (counted in
+ * stats.dropped and logged by the store thread).
+ */
+int store_post_share(struct store_ring *r, const char *pool,
+    const char *user, const char *worker, bool accepted, int reason,
+    double diff, int64_t ts_ms);
+/* store_post_seen(r, pool, user, worker, ts_ms): a worker authorized. */
+int store_post_seen(struct store_ring *r, const char *pool, const char *user,
+    const char *worker, int64_t ts_ms);
+
+const struct store_stats *store_stats(const struct store *s);
+
+#endif
