@@ -25,6 +25,14 @@ int cli_wants_help(int argc, char **argv);
 
 struct cfg;
 struct cfg_diag;
+/*
+ * cli_load_config(path, database): the configuration as `start` loads it
+ * (path, else loka-stratum.toml if present, else defaults), with
+ * --database applied and secrets registered with the logger. NULL (errors
+ * printed) on failure; warnings are printed too.
+ */
+struct cfg *cli_load_config(const char *path, const char *database);
+
 /* Print each line of d to stderr with a prefix ("error: ", "warning: "). */
 void cli_print_diag(const struct cfg_diag *d, const char *prefix);
 

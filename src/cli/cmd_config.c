@@ -53,6 +53,31 @@ cli_print_diag(const struct cfg_diag *d, const char *prefix)
 		fprintf(stderr, "%s%s\n", prefix, d->lines[i]);
 }
 
+struct cfg *
+cli_load_config(const char *path, const char *database)
+{
+	struct cfg_diag errs = { 0 }, warns = { 0 };
+	struct cfg *c;
+
+	if (path == NULL && access(CFG_DEFAULT_PATH, F_OK) == 0)
+		path = CFG_DEFAULT_PATH;
+	c = cfg_load_file(path, &errs, &warns);
+	if (c != NULL && database != NULL &&
+	    cfg_override(c, "--database", "database", "url", database,
+	    &errs) != 0) {
+		cfg_free(c);
+		c = NULL;
+	}
+	if (c != NULL)
+		cfg_register_secrets(c);
+	cli_print_diag(&warns, "warning: ");
+	if (c == NULL)
+		cli_print_diag(&errs, "error: ");
+	cfg_diag_free(&errs);
+	cfg_diag_free(&warns);
+	return c;
+}
+
 int
 cmd_config(int argc, char **argv)
 {

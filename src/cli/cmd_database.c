@@ -103,33 +103,6 @@ database_parse(int argc, char **argv, struct database_opts *o)
 	return 0;
 }
 
-/* The configuration as `start` would load it; NULL (printed) on error. */
-static struct cfg *
-database_config(const struct database_opts *o)
-{
-	struct cfg_diag errs = { 0 }, warns = { 0 };
-	const char *path = o->config;
-	struct cfg *c;
-
-	if (path == NULL && access(CFG_DEFAULT_PATH, F_OK) == 0)
-		path = CFG_DEFAULT_PATH;
-	c = cfg_load_file(path, &errs, &warns);
-	if (c != NULL && o->database != NULL &&
-	    cfg_override(c, "--database", "database", "url", o->database,
-	    &errs) != 0) {
-		cfg_free(c);
-		c = NULL;
-	}
-	if (c != NULL)
-		cfg_register_secrets(c);
-	cli_print_diag(&warns, "warning: ");
-	if (c == NULL)
-		cli_print_diag(&errs, "error: ");
-	cfg_diag_free(&errs);
-	cfg_diag_free(&warns);
-	return c;
-}
-
 static int
 database_status(struct db *db, const char *masked)
 {
@@ -181,7 +154,7 @@ cmd_database(int argc, char **argv)
 	rc = database_parse(argc, argv, &o);
 	if (rc != 0)
 		return rc > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
-	c = database_config(&o);
+	c = cli_load_config(o.config, o.database);
 	if (c == NULL)
 		return CLI_EXIT_USAGE;
 	masked = cfg_mask_url(c->database.url);

@@ -280,8 +280,6 @@ earn_parse(int argc, char **argv, struct earn_opts *o)
 static struct db *
 earn_open_db(const struct earn_opts *o, int *code)
 {
-	struct cfg_diag errs = { 0 }, warns = { 0 };
-	const char *path = o->config;
 	struct db_migration_info *mig = NULL;
 	struct db *db = NULL;
 	struct cfg *c;
@@ -289,20 +287,9 @@ earn_open_db(const struct earn_opts *o, int *code)
 	int n, applied = 0;
 
 	*code = CLI_EXIT_USAGE;
-	if (path == NULL && access(CFG_DEFAULT_PATH, F_OK) == 0)
-		path = CFG_DEFAULT_PATH;
-	c = cfg_load_file(path, &errs, &warns);
-	if (c != NULL && o->database != NULL &&
-	    cfg_override(c, "--database", "database", "url", o->database,
-	    &errs) != 0) {
-		cfg_free(c);
-		c = NULL;
-	}
-	cli_print_diag(&warns, "warning: ");
-	if (c == NULL) {
-		cli_print_diag(&errs, "error: ");
+	c = cli_load_config(o->config, o->database);
+	if (c == NULL)
 		goto out;
-	}
 	*code = CLI_EXIT_FAILURE;
 	db = db_open(c->database.url, c->database.connection_timeout_ms, err,
 	    sizeof(err));
@@ -333,8 +320,6 @@ earn_open_db(const struct earn_opts *o, int *code)
 out:
 	free(mig);
 	cfg_free(c);
-	cfg_diag_free(&errs);
-	cfg_diag_free(&warns);
 	return db;
 }
 

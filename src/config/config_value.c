@@ -18,25 +18,12 @@
 #include <strings.h>
 
 #include "config/config_internal.h"
+#include "util/errbuf.h"
 #include "util/xmalloc.h"
 
 /* A substituted value may not grow past this (a peer never sets it, but a
  * runaway environment variable should not eat memory either). */
 #define CFG_VALUE_MAX (64 * 1024)
-
-static void
-cfg_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-cfg_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void *
 field(void *base, const struct cfg_key *k)
@@ -185,12 +172,12 @@ cfg_substitute(const char *in, char **out, char *err, size_t errlen)
 				end++;
 			nlen = (size_t)(end - name);
 			if (nlen == 0 || isdigit((unsigned char)*name)) {
-				cfg_err(err, errlen, "bad variable name after "
+				errbuf_set(err, errlen, "bad variable name after "
 				    "'${' (expected ${NAME} or ${NAME:-default})");
 				goto fail;
 			}
 			if (nlen >= sizeof(var)) {
-				cfg_err(err, errlen, "variable name too long");
+				errbuf_set(err, errlen, "variable name too long");
 				goto fail;
 			}
 			if (end[0] == ':' && end[1] == '-') {
@@ -200,7 +187,7 @@ cfg_substitute(const char *in, char **out, char *err, size_t errlen)
 					dlen = (size_t)(end - def);
 			}
 			if (end == NULL || *end != '}') {
-				cfg_err(err, errlen, "unterminated '${' (expected "
+				errbuf_set(err, errlen, "unterminated '${' (expected "
 				    "${NAME} or ${NAME:-default})");
 				goto fail;
 			}
@@ -213,7 +200,7 @@ cfg_substitute(const char *in, char **out, char *err, size_t errlen)
 				chunk = def;
 				clen = dlen;
 			} else {
-				cfg_err(err, errlen, "environment variable %s is "
+				errbuf_set(err, errlen, "environment variable %s is "
 				    "not set (write ${%s:-default} to give a "
 				    "default)", var, var);
 				goto fail;
@@ -225,7 +212,7 @@ cfg_substitute(const char *in, char **out, char *err, size_t errlen)
 			p++;
 		}
 		if (len + clen + 1 > CFG_VALUE_MAX) {
-			cfg_err(err, errlen, "value longer than %d bytes after "
+			errbuf_set(err, errlen, "value longer than %d bytes after "
 			    "substitution", CFG_VALUE_MAX);
 			goto fail;
 		}
@@ -367,7 +354,7 @@ cfg_split_hostport(const char *s, char **host, uint16_t *port, int port_min,
 		hstart = s + 1;
 		hend = strchr(s, ']');
 		if (hend == NULL || hend[1] != ':') {
-			cfg_err(err, errlen, "expected \"[IPv6]:port\", got "
+			errbuf_set(err, errlen, "expected \"[IPv6]:port\", got "
 			    "\"%s\"", s);
 			return -1;
 		}
@@ -375,26 +362,26 @@ cfg_split_hostport(const char *s, char **host, uint16_t *port, int port_min,
 	} else {
 		colon = strrchr(s, ':');
 		if (colon == NULL) {
-			cfg_err(err, errlen, "expected \"host:port\", got "
+			errbuf_set(err, errlen, "expected \"host:port\", got "
 			    "\"%s\" (no port)", s);
 			return -1;
 		}
 		hend = colon;
 		if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-			cfg_err(err, errlen, "IPv6 addresses need brackets: "
+			errbuf_set(err, errlen, "IPv6 addresses need brackets: "
 			    "\"[addr]:port\", got \"%s\"", s);
 			return -1;
 		}
 	}
 	if (parse_int(colon + 1, &pv) != 0 || pv < port_min || pv > 65535) {
-		cfg_err(err, errlen, "port must be a number between %d and "
+		errbuf_set(err, errlen, "port must be a number between %d and "
 		    "65535, got \"%s\"", port_min, colon + 1);
 		return -1;
 	}
 	h = xstrndup(hstart, (size_t)(hend - hstart));
 	if (s[0] == '[' ? inet_pton(AF_INET6, h, &a6) != 1 :
 	    !valid_hostname(h)) {
-		cfg_err(err, errlen, "invalid host \"%s\"", h);
+		errbuf_set(err, errlen, "invalid host \"%s\"", h);
 		free(h);
 		return -1;
 	}
@@ -437,13 +424,13 @@ check_cidr(const char *s, char *err, size_t errlen)
 		goto bad;
 	if (slash != NULL &&
 	    (parse_int(slash + 1, &bits) != 0 || bits < 0 || bits > maxbits)) {
-		cfg_err(err, errlen, "\"%s\": prefix length must be 0-%d", s,
+		errbuf_set(err, errlen, "\"%s\": prefix length must be 0-%d", s,
 		    maxbits);
 		return -1;
 	}
 	return 0;
 bad:
-	cfg_err(err, errlen, "\"%s\" is not an IP address or CIDR block "
+	errbuf_set(err, errlen, "\"%s\" is not an IP address or CIDR block "
 	    "(like 10.0.0.0/8 or 2001:db8::/32)", s);
 	return -1;
 }
@@ -453,7 +440,7 @@ check_dburl(const char *s, char *err, size_t errlen)
 {
 	if (strncmp(s, "sqlite://", 9) == 0) {
 		if (s[9] == '\0') {
-			cfg_err(err, errlen, "sqlite:// needs a file path, "
+			errbuf_set(err, errlen, "sqlite:// needs a file path, "
 			    "like sqlite://loka.db or sqlite:///var/lib/loka/"
 			    "loka.db");
 			return -1;
@@ -463,7 +450,7 @@ check_dburl(const char *s, char *err, size_t errlen)
 	if (strncmp(s, "postgresql://", 13) == 0 ||
 	    strncmp(s, "postgres://", 11) == 0)
 		return 0;
-	cfg_err(err, errlen, "unsupported database URL (expected sqlite://PATH "
+	errbuf_set(err, errlen, "unsupported database URL (expected sqlite://PATH "
 	    "or postgresql://user@host/db)");
 	return -1;
 }
@@ -495,18 +482,18 @@ cfg_parse_pool_url(struct cfg_pool *p, const char *url, int allow_userinfo,
 		}
 	}
 	if (rest == NULL) {
-		cfg_err(err, errlen, "expected stratum+tcp://host:port, got "
+		errbuf_set(err, errlen, "expected stratum+tcp://host:port, got "
 		    "\"%s\"", url);
 		return -1;
 	}
 	if (tls) {
-		cfg_err(err, errlen, "TLS to pools (stratum+ssl://) is not "
+		errbuf_set(err, errlen, "TLS to pools (stratum+ssl://) is not "
 		    "supported by this version; use stratum+tcp://");
 		return -1;
 	}
 	end = rest + strcspn(rest, "/?#");
 	if (*end != '\0' && strcmp(end, "/") != 0) {
-		cfg_err(err, errlen, "unexpected path \"%s\" after host:port",
+		errbuf_set(err, errlen, "unexpected path \"%s\" after host:port",
 		    end);
 		return -1;
 	}
@@ -515,7 +502,7 @@ cfg_parse_pool_url(struct cfg_pool *p, const char *url, int allow_userinfo,
 		const char *colon;
 
 		if (!allow_userinfo) {
-			cfg_err(err, errlen, "credentials in the URL are not "
+			errbuf_set(err, errlen, "credentials in the URL are not "
 			    "accepted here; use username and password "
 			    "(or password_file)");
 			return -1;
@@ -575,7 +562,7 @@ set_list(const struct cfg_key *k, struct cfg_list *l, const char *text,
 		p += len;
 	}
 	if ((int64_t)n.n < k->imin || (int64_t)n.n > k->imax) {
-		cfg_err(err, errlen, "must have between %lld and %lld entries, "
+		errbuf_set(err, errlen, "must have between %lld and %lld entries, "
 		    "got %zu", (long long)k->imin, (long long)k->imax, n.n);
 		goto fail;
 	}
@@ -607,12 +594,12 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 	switch (k->type) {
 	case CFG_T_INT:
 		if (parse_int(text, &iv) != 0) {
-			cfg_err(err, errlen, "must be an integer, got \"%s\"",
+			errbuf_set(err, errlen, "must be an integer, got \"%s\"",
 			    text);
 			return -1;
 		}
 		if (iv < k->imin || iv > k->imax) {
-			cfg_err(err, errlen, "must be between %lld and %lld, "
+			errbuf_set(err, errlen, "must be between %lld and %lld, "
 			    "got %lld", (long long)k->imin, (long long)k->imax,
 			    (long long)iv);
 			return -1;
@@ -621,12 +608,12 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 		return 0;
 	case CFG_T_DOUBLE:
 		if (parse_double(text, &dv) != 0) {
-			cfg_err(err, errlen, "must be a number, got \"%s\"",
+			errbuf_set(err, errlen, "must be a number, got \"%s\"",
 			    text);
 			return -1;
 		}
 		if (dv < k->dmin || dv > k->dmax) {
-			cfg_err(err, errlen, "must be between %g and %g, got "
+			errbuf_set(err, errlen, "must be between %g and %g, got "
 			    "%g", k->dmin, k->dmax, dv);
 			return -1;
 		}
@@ -634,7 +621,7 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 		return 0;
 	case CFG_T_BOOL:
 		if (parse_bool(text, &bv) != 0) {
-			cfg_err(err, errlen, "must be true or false, got "
+			errbuf_set(err, errlen, "must be true or false, got "
 			    "\"%s\"", text);
 			return -1;
 		}
@@ -646,13 +633,13 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 		cfg_format_duration(k->imin, lo, sizeof(lo));
 		cfg_format_duration(k->imax, hi, sizeof(hi));
 		if (parse_duration(text, &iv) != 0) {
-			cfg_err(err, errlen, "must be a duration (seconds, or "
+			errbuf_set(err, errlen, "must be a duration (seconds, or "
 			    "a number with ms, s, m, h or d), got \"%s\"",
 			    text);
 			return -1;
 		}
 		if (iv < k->imin || iv > k->imax) {
-			cfg_err(err, errlen, "must be between %s and %s, got "
+			errbuf_set(err, errlen, "must be between %s and %s, got "
 			    "\"%s\"", lo, hi, text);
 			return -1;
 		}
@@ -675,7 +662,7 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 				off += (size_t)snprintf(list + off,
 				    off < sizeof(list) ? sizeof(list) - off : 0,
 				    "%s\"%s\"", i ? ", " : "", k->choices[i]);
-			cfg_err(err, errlen, "must be one of %s, got \"%s\"",
+			errbuf_set(err, errlen, "must be one of %s, got \"%s\"",
 			    list, text);
 		}
 		return -1;
@@ -694,11 +681,11 @@ cfg_value_from_text(const struct cfg_key *k, void *base, const char *text,
 	size_t len = strlen(text);
 
 	if ((k->flags & CFG_F_NONEMPTY) && len == 0) {
-		cfg_err(err, errlen, "must not be empty");
+		errbuf_set(err, errlen, "must not be empty");
 		return -1;
 	}
 	if ((int64_t)len > k->imax) {
-		cfg_err(err, errlen, "must be at most %lld characters, got %zu",
+		errbuf_set(err, errlen, "must be at most %lld characters, got %zu",
 		    (long long)k->imax, len);
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errbuf.h"
 #include "util/xmalloc.h"
 
 struct cidr_entry {
@@ -30,22 +31,6 @@ struct cidr_entry {
 static const uint8_t v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
-
-static void
-cidr_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-cidr_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Clear the bits of a past its first bits. */
 static void
@@ -102,7 +87,7 @@ parse_entry(const char *s, struct cidr_entry *e, char *err, size_t errlen)
 	}
 	bits = max;
 	if (slash != NULL && parse_bits(slash + 1, max, &bits) != 0) {
-		cidr_err(err, errlen, "\"%s\": prefix length must be 0-%u", s,
+		errbuf_set(err, errlen, "\"%s\": prefix length must be 0-%u", s,
 		    max);
 		return -1;
 	}
@@ -112,7 +97,7 @@ parse_entry(const char *s, struct cidr_entry *e, char *err, size_t errlen)
 	e->bits = (uint8_t)bits;
 	return 0;
 bad:
-	cidr_err(err, errlen, "\"%s\" is not an IP address or CIDR block "
+	errbuf_set(err, errlen, "\"%s\" is not an IP address or CIDR block "
 	    "(like 10.0.0.0/8 or 2001:db8::/32)", s);
 	return -1;
 }
@@ -128,7 +113,7 @@ cidr_set_parse(struct cidr_set *s, const char *const *entries, size_t n,
 	s->v = xcalloc(n, sizeof(*s->v));
 	for (size_t i = 0; i < n; i++) {
 		if (entries[i] == NULL) {
-			cidr_err(err, errlen, "entry %zu is missing", i + 1);
+			errbuf_set(err, errlen, "entry %zu is missing", i + 1);
 			goto err0;
 		}
 		if (parse_entry(entries[i], &s->v[i], err, errlen) != 0)

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "store/db.h"
+#include "util/errbuf.h"
 #include "util/xmalloc.h"
 
 #ifndef __SIZEOF_INT128__
@@ -52,22 +53,6 @@ __extension__ typedef unsigned __int128 u128;
 #define INSERT_COLS 7
 /* Text of an int64 or a %.17g double, with its NUL. */
 #define NUM_LEN 32
-
-static void
-settle_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-settle_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- the split ---- */
 
@@ -109,13 +94,13 @@ settle_split(struct settle_worker *w, size_t n, int64_t reward, char *err,
 	int k, rc = -1;
 
 	if (reward < 0 || reward > SETTLE_MAX_REWARD) {
-		settle_errf(err, errlen, "reward %" PRId64 " is out of range "
+		errbuf_set(err, errlen, "reward %" PRId64 " is out of range "
 		    "(0 to %" PRId64 " satoshis)", reward, SETTLE_MAX_REWARD);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(w[i].difficulty) || w[i].difficulty < 0) {
-			settle_errf(err, errlen, "worker %" PRId64 ": invalid "
+			errbuf_set(err, errlen, "worker %" PRId64 ": invalid "
 			    "difficulty %g", w[i].worker_id, w[i].difficulty);
 			return -1;
 		}
@@ -123,7 +108,7 @@ settle_split(struct settle_worker *w, size_t n, int64_t reward, char *err,
 	if (n == 0) {
 		if (reward == 0)
 			return 0;
-		settle_errf(err, errlen, "nothing to share the reward by: no "
+		errbuf_set(err, errlen, "nothing to share the reward by: no "
 		    "workers");
 		return -1;
 	}
@@ -136,18 +121,18 @@ settle_split(struct settle_worker *w, size_t n, int64_t reward, char *err,
 	qsort(e, n, sizeof(*e), cmp_id);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && e[i].id == e[i - 1].id) {
-			settle_errf(err, errlen, "worker %" PRId64 " appears "
+			errbuf_set(err, errlen, "worker %" PRId64 " appears "
 			    "twice", e[i].id);
 			goto out;
 		}
 		sum += w[e[i].idx].difficulty; /* in worker-id order */
 	}
 	if (!isfinite(sum)) {
-		settle_errf(err, errlen, "total difficulty is too large");
+		errbuf_set(err, errlen, "total difficulty is too large");
 		goto out;
 	}
 	if (sum == 0 && reward > 0) {
-		settle_errf(err, errlen, "nothing to share the reward by: no "
+		errbuf_set(err, errlen, "nothing to share the reward by: no "
 		    "accepted difficulty");
 		goto out;
 	}
@@ -169,7 +154,7 @@ settle_split(struct settle_worker *w, size_t n, int64_t reward, char *err,
 		total += e[i].weight;
 	}
 	if (total == 0) { /* cannot happen: the largest is >= 2^74 / n */
-		settle_errf(err, errlen, "nothing to share the reward by");
+		errbuf_set(err, errlen, "nothing to share the reward by");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -183,7 +168,7 @@ settle_split(struct settle_worker *w, size_t n, int64_t reward, char *err,
 	/* sum(rem) = left * total with every rem < total: 0 <= left < n. */
 	left = reward - given;
 	if (left < 0 || (uint64_t)left >= n) {
-		settle_errf(err, errlen, "internal error: %" PRId64
+		errbuf_set(err, errlen, "internal error: %" PRId64
 		    " satoshis left over", left);
 		goto out;
 	}
@@ -279,17 +264,17 @@ settle_window(const char *day, const char *time, int64_t offset_min,
 	int minutes;
 
 	if (settle_parse_day(day, &days) != 0) {
-		settle_errf(err, errlen, "invalid date \"%s\" (want YYYY-MM-DD, "
+		errbuf_set(err, errlen, "invalid date \"%s\" (want YYYY-MM-DD, "
 		    "a real date from 1970)", day != NULL ? day : "");
 		return -1;
 	}
 	if (parse_hhmm(time, &minutes) != 0) {
-		settle_errf(err, errlen, "invalid settlement time \"%s\" (want "
+		errbuf_set(err, errlen, "invalid settlement time \"%s\" (want "
 		    "HH:MM, 00:00 to 23:59)", time != NULL ? time : "");
 		return -1;
 	}
 	if (offset_min < -1440 || offset_min > 1440) {
-		settle_errf(err, errlen, "settlement offset %" PRId64 " out of "
+		errbuf_set(err, errlen, "settlement offset %" PRId64 " out of "
 		    "range (-1440 to 1440 minutes)", offset_min);
 		return -1;
 	}
@@ -382,12 +367,12 @@ pool_lookup(struct db *db, const char *name, struct pool_info *p, char *err,
 	    "pools WHERE name = ?", params, 1, pool_row, p, err, errlen) != 0)
 		return -1;
 	if (p->bad) {
-		settle_errf(err, errlen, "pool \"%s\": unreadable row in "
+		errbuf_set(err, errlen, "pool \"%s\": unreadable row in "
 		    "pools", name);
 		return -1;
 	}
 	if (!p->found) {
-		settle_errf(err, errlen, "unknown pool \"%s\" (a pool is "
+		errbuf_set(err, errlen, "unknown pool \"%s\" (a pool is "
 		    "recorded when the proxy first runs with it configured)",
 		    name);
 		return -1;
@@ -402,7 +387,7 @@ check_day(const char *day, char *err, size_t errlen)
 
 	if (settle_parse_day(day, &d) == 0)
 		return 0;
-	settle_errf(err, errlen, "invalid date \"%s\" (want YYYY-MM-DD, a "
+	errbuf_set(err, errlen, "invalid date \"%s\" (want YYYY-MM-DD, a "
 	    "real date from 1970)", day != NULL ? day : "");
 	return -1;
 }
@@ -418,13 +403,13 @@ settle_earnings_add(struct db *db, const char *pool, const char *day,
 	if (check_day(day, err, errlen) != 0)
 		return -1;
 	if (reward_sats < 0 || reward_sats > SETTLE_MAX_REWARD) {
-		settle_errf(err, errlen, "reward %" PRId64 " is out of range "
+		errbuf_set(err, errlen, "reward %" PRId64 " is out of range "
 		    "(0 to %" PRId64 " satoshis)", reward_sats,
 		    SETTLE_MAX_REWARD);
 		return -1;
 	}
 	if (!isnan(hashrate) && (!isfinite(hashrate) || hashrate < 0)) {
-		settle_errf(err, errlen, "invalid hashrate %g", hashrate);
+		errbuf_set(err, errlen, "invalid hashrate %g", hashrate);
 		return -1;
 	}
 	if (pool_lookup(db, pool, &p, err, errlen) != 0)
@@ -602,7 +587,7 @@ settle_run(struct db *db, const char *pool, const char *day,
 		char why[200];
 
 		snprintf(why, sizeof(why), "%s", err != NULL ? err : "");
-		settle_errf(err, errlen, "pool \"%s\": %s", pool, why);
+		errbuf_set(err, errlen, "pool \"%s\": %s", pool, why);
 		return -1;
 	}
 
@@ -612,13 +597,13 @@ settle_run(struct db *db, const char *pool, const char *day,
 	    "AND day = ?", params, 2, earn_row, &e, err, errlen) != 0)
 		return -1;
 	if (!e.found) {
-		settle_errf(err, errlen, "no earnings recorded for pool \"%s\" "
+		errbuf_set(err, errlen, "no earnings recorded for pool \"%s\" "
 		    "on %s (record them with `loka-stratum earnings add`)",
 		    pool, day);
 		return -1;
 	}
 	if (e.bad) {
-		settle_errf(err, errlen, "pool \"%s\" on %s: unreadable "
+		errbuf_set(err, errlen, "pool \"%s\" on %s: unreadable "
 		    "reward in earnings", pool, day);
 		return -1;
 	}
@@ -637,14 +622,14 @@ settle_run(struct db *db, const char *pool, const char *day,
 	    errlen) != 0)
 		goto out;
 	if (rows.bad) {
-		settle_errf(err, errlen, "pool \"%s\" on %s: unreadable "
+		errbuf_set(err, errlen, "pool \"%s\" on %s: unreadable "
 		    "difficulty in submissions", pool, day);
 		goto out;
 	}
 	fmt_time(from, a, sizeof(a));
 	fmt_time(to, b, sizeof(b));
 	if (rows.n == 0) {
-		settle_errf(err, errlen, "no accepted shares for pool \"%s\" "
+		errbuf_set(err, errlen, "no accepted shares for pool \"%s\" "
 		    "in its day %s (%s to %s UTC): nothing to share the reward "
 		    "by", pool, day, a, b);
 		goto out;
@@ -653,7 +638,7 @@ settle_run(struct db *db, const char *pool, const char *day,
 	w = xcalloc(rows.n, sizeof(*w));
 	for (size_t i = 0; i < rows.n; i++) {
 		if (parse_i64(rows.v[i].worker, &w[i].worker_id) != 0) {
-			settle_errf(err, errlen, "unreadable worker id \"%s\"",
+			errbuf_set(err, errlen, "unreadable worker id \"%s\"",
 			    rows.v[i].worker);
 			goto out;
 		}
@@ -733,7 +718,7 @@ settle_list(struct db *db, const char *pool, const char *day,
 	    err, errlen) != 0)
 		return -1;
 	if (l.bad) {
-		settle_errf(err, errlen, "pool \"%s\" on %s: unreadable row in "
+		errbuf_set(err, errlen, "pool \"%s\" on %s: unreadable row in "
 		    "distributions", pool, day);
 		return -1;
 	}
