@@ -432,30 +432,22 @@ worker_id(struct store *s, const struct agg *a, int64_t *id, char *err,
 	size_t i = h % s->nwids;
 	struct wid *w;
 	char ts[24];
-	const char *p[5];
+	const char *p[2];
 	int64_t pool_id = -1, miner_id = -1;
 
 	snprintf(ts, sizeof(ts), "%" PRId64, a->last_ts);
 	for (w = s->wids[i]; w != NULL; w = w->next) {
-		if (w->hash == h && strcmp(w->pool, a->pool) == 0 &&
-		    strcmp(w->user, a->user) == 0 &&
-		    strcmp(w->worker, a->worker) == 0) {
-			p[0] = ts;
-			p[1] = ts;
-			p[2] = NULL;
-			*id = w->id;
-			{
-				char idtext[24];
+		char idtext[24];
 
-				snprintf(idtext, sizeof(idtext), "%" PRId64,
-				    w->id);
-				p[1] = idtext;
-				return db_exec(s->db, "UPDATE workers SET "
-				    "last_seen = ? WHERE id = ? AND "
-				    "last_seen < ?", (const char *[]){ ts,
-				    idtext, ts }, 3, NULL, NULL, err, errlen);
-			}
-		}
+		if (w->hash != h || strcmp(w->pool, a->pool) != 0 ||
+		    strcmp(w->user, a->user) != 0 ||
+		    strcmp(w->worker, a->worker) != 0)
+			continue;
+		*id = w->id;
+		snprintf(idtext, sizeof(idtext), "%" PRId64, w->id);
+		return db_exec(s->db, "UPDATE workers SET last_seen = ? WHERE "
+		    "id = ? AND last_seen < ?", (const char *[]){ ts, idtext,
+		    ts }, 3, NULL, NULL, err, errlen);
 	}
 	p[0] = a->pool;
 	if (db_exec(s->db, "SELECT id FROM pools WHERE name = ?", p, 1,

@@ -162,6 +162,16 @@ miners.kill()
 ps = pool.summary(stop=True)
 pg("start")
 time.sleep(1)
+# Killed again in the middle of the replay (one event per transaction, so
+# the replay takes a while): whatever it had committed must not be
+# counted again by the next one.
+slow = cfg + "batch_size = 1\n"
+killed = Loka(config=slow,
+              args=["--pool", "stratum+tcp://acct@127.0.0.1:1"])
+check(killed.proc.wait_log(r"replaying journal events", timeout=20),
+      "a replay starts")
+killed.proc.p.kill()
+killed.proc.p.wait()
 loka2 = Loka(config=cfg, args=["--pool", "stratum+tcp://acct@127.0.0.1:1"])
 check(loka2.proc.wait_log(r"journal replayed", timeout=20),
       "after the crash, the journal is replayed")
