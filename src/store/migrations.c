@@ -36,165 +36,93 @@
 	"	applied_at BIGINT NOT NULL\n"                                \
 	")"
 
-static const char m1_sqlite[] =
-    "CREATE TABLE pools (\n"
-    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-    "	name TEXT NOT NULL UNIQUE,\n"
-    "	host TEXT NOT NULL,\n"
-    "	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
-    "	username TEXT NOT NULL,\n"
-    "	password TEXT NULL,\n"
-    "	sep1 TEXT NOT NULL,\n"
-    "	sep2 TEXT NOT NULL,\n"
-    "	settlement_time TEXT NOT NULL DEFAULT '00:00',\n"
-    "	settlement_offset INTEGER NOT NULL DEFAULT 0,\n"
-    "	enabled SMALLINT NOT NULL DEFAULT 1,\n"
-    "	updated_at BIGINT NOT NULL\n"
+/*
+ * Migration 1, the same for both engines but for the spelling of an
+ * auto-increment id, a double and a pattern check on days.
+ */
+#define M1(ID, REAL, DAY_CHECK) \
+    "CREATE TABLE pools (\n" \
+    "	id " ID ",\n" \
+    "	name TEXT NOT NULL UNIQUE,\n" \
+    "	host TEXT NOT NULL,\n" \
+    "	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n" \
+    "	username TEXT NOT NULL,\n" \
+    "	password TEXT NULL,\n" \
+    "	sep1 TEXT NOT NULL,\n" \
+    "	sep2 TEXT NOT NULL,\n" \
+    "	settlement_time TEXT NOT NULL DEFAULT '00:00',\n" \
+    "	settlement_offset INTEGER NOT NULL DEFAULT 0,\n" \
+    "	enabled SMALLINT NOT NULL DEFAULT 1,\n" \
+    "	updated_at BIGINT NOT NULL\n" \
+    ");\n" \
+    "CREATE TABLE miners (\n" \
+    "	id " ID ",\n" \
+    "	name TEXT NOT NULL UNIQUE,\n" \
+    "	created_at BIGINT NOT NULL\n" \
+    ");\n" \
+    "CREATE TABLE workers (\n" \
+    "	id " ID ",\n" \
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n" \
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n" \
+    "	name TEXT NOT NULL,\n" \
+    "	first_seen BIGINT NOT NULL,\n" \
+    "	last_seen BIGINT NOT NULL,\n" \
+    "	UNIQUE (pool_id, miner_id, name)\n" \
+    ");\n" \
+    "CREATE TABLE submissions (\n" \
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n" \
+    "	minute BIGINT NOT NULL,\n" \
+    "	accepted BIGINT NOT NULL DEFAULT 0,\n" \
+    "	accepted_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	rejected_stale BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_duplicate BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_low_difficulty BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_unauthorized BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_other BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	PRIMARY KEY (worker_id, minute)\n" \
+    ");\n" \
+    "CREATE INDEX submissions_minute ON submissions (minute);\n" \
+    "CREATE TABLE share_log (\n" \
+    "	id " ID ",\n" \
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n" \
+    "	ts_ms BIGINT NOT NULL,\n" \
+    "	difficulty " REAL " NOT NULL,\n" \
+    "	accepted SMALLINT NOT NULL,\n" \
+    "	reason TEXT NULL,\n" \
+    "	instance TEXT NOT NULL,\n" \
+    "	seq BIGINT NOT NULL,\n" \
+    "	UNIQUE (instance, seq)\n" \
+    ");\n" \
+    "CREATE TABLE earnings (\n" \
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n" \
+    "	day TEXT NOT NULL CHECK (" DAY_CHECK "),\n" \
+    "	reward_sats BIGINT NOT NULL CHECK (reward_sats >= 0),\n" \
+    "	pool_hashrate " REAL " NULL,\n" \
+    "	recorded_at BIGINT NOT NULL,\n" \
+    "	PRIMARY KEY (pool_id, day)\n" \
+    ");\n" \
+    "CREATE TABLE distributions (\n" \
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n" \
+    "	day TEXT NOT NULL CHECK (" DAY_CHECK "),\n" \
+    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n" \
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n" \
+    "	reward_sats BIGINT NOT NULL,\n" \
+    "	accepted_difficulty " REAL " NOT NULL,\n" \
+    "	share " REAL " NOT NULL,\n" \
+    "	PRIMARY KEY (pool_id, day, worker_id)\n" \
+    ");\n" \
+    "CREATE TABLE store_progress (\n" \
+    "	instance TEXT NOT NULL PRIMARY KEY,\n" \
+    "	last_seq BIGINT NOT NULL,\n" \
+    "	updated_at BIGINT NOT NULL\n" \
     ");\n"
-    "CREATE TABLE miners (\n"
-    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-    "	name TEXT NOT NULL UNIQUE,\n"
-    "	created_at BIGINT NOT NULL\n"
-    ");\n"
-    "CREATE TABLE workers (\n"
-    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
-    "	name TEXT NOT NULL,\n"
-    "	first_seen BIGINT NOT NULL,\n"
-    "	last_seen BIGINT NOT NULL,\n"
-    "	UNIQUE (pool_id, miner_id, name)\n"
-    ");\n"
-    "CREATE TABLE submissions (\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	minute BIGINT NOT NULL,\n"
-    "	accepted BIGINT NOT NULL DEFAULT 0,\n"
-    "	accepted_difficulty REAL NOT NULL DEFAULT 0,\n"
-    "	rejected_stale BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_duplicate BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_low_difficulty BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_unauthorized BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_other BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_difficulty REAL NOT NULL DEFAULT 0,\n"
-    "	PRIMARY KEY (worker_id, minute)\n"
-    ");\n"
-    "CREATE INDEX submissions_minute ON submissions (minute);\n"
-    "CREATE TABLE share_log (\n"
-    "	id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	ts_ms BIGINT NOT NULL,\n"
-    "	difficulty REAL NOT NULL,\n"
-    "	accepted SMALLINT NOT NULL,\n"
-    "	reason TEXT NULL,\n"
-    "	instance TEXT NOT NULL,\n"
-    "	seq BIGINT NOT NULL,\n"
-    "	UNIQUE (instance, seq)\n"
-    ");\n"
-    "CREATE TABLE earnings (\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	day TEXT NOT NULL CHECK (day GLOB "
-    "'[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),\n"
-    "	reward_sats BIGINT NOT NULL CHECK (reward_sats >= 0),\n"
-    "	pool_hashrate REAL NULL,\n"
-    "	recorded_at BIGINT NOT NULL,\n"
-    "	PRIMARY KEY (pool_id, day)\n"
-    ");\n"
-    "CREATE TABLE distributions (\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	day TEXT NOT NULL CHECK (day GLOB "
-    "'[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'),\n"
-    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	reward_sats BIGINT NOT NULL,\n"
-    "	accepted_difficulty REAL NOT NULL,\n"
-    "	share REAL NOT NULL,\n"
-    "	PRIMARY KEY (pool_id, day, worker_id)\n"
-    ");\n"
-    "CREATE TABLE store_progress (\n"
-    "	instance TEXT NOT NULL PRIMARY KEY,\n"
-    "	last_seq BIGINT NOT NULL,\n"
-    "	updated_at BIGINT NOT NULL\n"
-    ");\n";
 
-static const char m1_postgres[] =
-    "CREATE TABLE pools (\n"
-    "	id BIGSERIAL PRIMARY KEY,\n"
-    "	name TEXT NOT NULL UNIQUE,\n"
-    "	host TEXT NOT NULL,\n"
-    "	port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),\n"
-    "	username TEXT NOT NULL,\n"
-    "	password TEXT NULL,\n"
-    "	sep1 TEXT NOT NULL,\n"
-    "	sep2 TEXT NOT NULL,\n"
-    "	settlement_time TEXT NOT NULL DEFAULT '00:00',\n"
-    "	settlement_offset INTEGER NOT NULL DEFAULT 0,\n"
-    "	enabled SMALLINT NOT NULL DEFAULT 1,\n"
-    "	updated_at BIGINT NOT NULL\n"
-    ");\n"
-    "CREATE TABLE miners (\n"
-    "	id BIGSERIAL PRIMARY KEY,\n"
-    "	name TEXT NOT NULL UNIQUE,\n"
-    "	created_at BIGINT NOT NULL\n"
-    ");\n"
-    "CREATE TABLE workers (\n"
-    "	id BIGSERIAL PRIMARY KEY,\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
-    "	name TEXT NOT NULL,\n"
-    "	first_seen BIGINT NOT NULL,\n"
-    "	last_seen BIGINT NOT NULL,\n"
-    "	UNIQUE (pool_id, miner_id, name)\n"
-    ");\n"
-    "CREATE TABLE submissions (\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	minute BIGINT NOT NULL,\n"
-    "	accepted BIGINT NOT NULL DEFAULT 0,\n"
-    "	accepted_difficulty DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
-    "	rejected_stale BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_duplicate BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_low_difficulty BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_unauthorized BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_other BIGINT NOT NULL DEFAULT 0,\n"
-    "	rejected_difficulty DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
-    "	PRIMARY KEY (worker_id, minute)\n"
-    ");\n"
-    "CREATE INDEX submissions_minute ON submissions (minute);\n"
-    "CREATE TABLE share_log (\n"
-    "	id BIGSERIAL PRIMARY KEY,\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	ts_ms BIGINT NOT NULL,\n"
-    "	difficulty DOUBLE PRECISION NOT NULL,\n"
-    "	accepted SMALLINT NOT NULL,\n"
-    "	reason TEXT NULL,\n"
-    "	instance TEXT NOT NULL,\n"
-    "	seq BIGINT NOT NULL,\n"
-    "	UNIQUE (instance, seq)\n"
-    ");\n"
-    "CREATE TABLE earnings (\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	day TEXT NOT NULL CHECK (day ~ "
-    "'^[0-9]{4}-[01][0-9]-[0-3][0-9]$'),\n"
-    "	reward_sats BIGINT NOT NULL CHECK (reward_sats >= 0),\n"
-    "	pool_hashrate DOUBLE PRECISION NULL,\n"
-    "	recorded_at BIGINT NOT NULL,\n"
-    "	PRIMARY KEY (pool_id, day)\n"
-    ");\n"
-    "CREATE TABLE distributions (\n"
-    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n"
-    "	day TEXT NOT NULL CHECK (day ~ "
-    "'^[0-9]{4}-[01][0-9]-[0-3][0-9]$'),\n"
-    "	miner_id BIGINT NOT NULL REFERENCES miners (id),\n"
-    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n"
-    "	reward_sats BIGINT NOT NULL,\n"
-    "	accepted_difficulty DOUBLE PRECISION NOT NULL,\n"
-    "	share DOUBLE PRECISION NOT NULL,\n"
-    "	PRIMARY KEY (pool_id, day, worker_id)\n"
-    ");\n"
-    "CREATE TABLE store_progress (\n"
-    "	instance TEXT NOT NULL PRIMARY KEY,\n"
-    "	last_seq BIGINT NOT NULL,\n"
-    "	updated_at BIGINT NOT NULL\n"
-    ");\n";
+static const char m1_sqlite[] = M1("INTEGER PRIMARY KEY AUTOINCREMENT",
+    "REAL", "day GLOB '[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]'");
+
+static const char m1_postgres[] = M1("BIGSERIAL PRIMARY KEY",
+    "DOUBLE PRECISION", "day ~ '^[0-9]{4}-[01][0-9]-[0-3][0-9]$'");
 
 struct migration {
 	int version;
