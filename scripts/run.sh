@@ -37,7 +37,9 @@ trap cleanup EXIT INT TERM
 "$bin/loka-poolsim" --bind 127.0.0.1:3334 --difficulty 0.0001 \
   --notify-interval 30 --summary poolsim-summary.json 2>poolsim.log &
 pids+=($!)
-"$bin/loka-stratum" start -c loka-stratum.toml \
+# A summary line every 10 s instead of every minute, to watch shares flow.
+LOKA_LOGGING_STATS_INTERVAL=${LOKA_LOGGING_STATS_INTERVAL:-10s} \
+  "$bin/loka-stratum" start -c loka-stratum.toml \
   --pool stratum+tcp://demo-account@127.0.0.1:3334 "$@" &
 loka=$!
 pids+=($loka)

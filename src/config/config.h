@@ -97,6 +97,7 @@ struct cfg_metrics {
 struct cfg_logging {
 	int level;  /* enum log_level */
 	int format; /* enum log_format */
+	int64_t stats_interval_ms; /* 0: no periodic summary line */
 };
 
 struct cfg_performance {

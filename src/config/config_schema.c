@@ -181,6 +181,10 @@ static const struct cfg_key logging_keys[] = {
 	    level_choices, "error, warn, info, debug or trace." },
 	{ "format", CFG_T_ENUM, LOGG(format), 0, 0, 0, 0, 0, "text",
 	    format_choices, "text (for people) or json (one object per line)." },
+	{ "stats_interval", CFG_T_DURATION, LOGG(stats_interval_ms), 0, 0,
+	    DAYS(1), 0, 0, "1m", NULL,
+	    "How often a summary line (miners, shares accepted and rejected "
+	    "since the last one) is logged; 0 turns it off." },
 };
 
 static const struct cfg_key performance_keys[] = {

@@ -653,6 +653,7 @@ on_submit_verdict(struct session *s, int worker, double diff, json_t *result,
 	if (s->submits_pending > 0)
 		s->submits_pending--;
 	if (json_is_true(result) && error == NULL) {
+		STAT_INC(s->t, shares_accepted);
 		if (a != NULL)
 			acct_accept(s->t->acct, a, diff);
 		book_share(s, a, true, ACCT_REJ_MAX, diff);
@@ -663,6 +664,7 @@ on_submit_verdict(struct session *s, int worker, double diff, json_t *result,
 
 		error_parts(error, &code, &message);
 		why = acct_reason(code, message);
+		STAT_INC(s->t, shares_rejected);
 		acct_reject(s->t->acct, a, why, diff);
 		book_share(s, a, false, why, diff);
 	}

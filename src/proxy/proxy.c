@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -72,7 +73,35 @@ proxy_thread_count(const struct cfg *c)
 struct proxy_signals {
 	struct event_base *base;
 	int signal;
+	struct proxy *p;
+	uint64_t accepted, rejected; /* at the last summary line */
 };
+
+/* The periodic summary line: what an operator glances at in the log. */
+static void
+proxy_on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_signals *ps = arg;
+	struct proxy *p = ps->p;
+	uint64_t acc = 0, rej = 0;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < p->nworkers; i++) {
+		acc += atomic_load_explicit(&p->threads[i]->stats.shares_accepted,
+		    memory_order_relaxed);
+		rej += atomic_load_explicit(&p->threads[i]->stats.shares_rejected,
+		    memory_order_relaxed);
+	}
+	log_info("main", "%d miners connected; shares since the last line: "
+	    "%llu accepted, %llu rejected; books: %s",
+	    atomic_load(&p->active), (unsigned long long)(acc - ps->accepted),
+	    (unsigned long long)(rej - ps->rejected),
+	    atomic_load(&store_stats(p->store)->db_up) ? "database up" :
+	    "database DOWN, journaling");
+	ps->accepted = acc;
+	ps->rejected = rej;
+}
 
 static void
 proxy_on_signal(evutil_socket_t sig, short what, void *arg)
@@ -91,20 +120,32 @@ proxy_on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* Wait in the main thread for SIGTERM or SIGINT. */
 static int
-proxy_wait_signal(void)
+proxy_wait_signal(struct proxy *p)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct proxy_signals ps = { event_base_new(), 0 };
+	struct proxy_signals ps = { event_base_new(), 0, p, 0, 0 };
 	struct event *ev[3] = { NULL, NULL, NULL };
+	struct event *stats = NULL;
+	int64_t ms = p->cfg->logging.stats_interval_ms;
 
 	if (ps.base == NULL)
 		return -1;
+	if (ms > 0) {
+		struct timeval tv = { (time_t)(ms / 1000),
+		    (suseconds_t)(ms % 1000) * 1000 };
+
+		stats = event_new(ps.base, -1, EV_PERSIST, proxy_on_stats, &ps);
+		if (stats != NULL)
+			event_add(stats, &tv);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		ev[i] = evsignal_new(ps.base, sigs[i], proxy_on_signal, &ps);
 		if (ev[i] != NULL)
 			evsignal_add(ev[i], NULL);
 	}
 	event_base_dispatch(ps.base);
+	if (stats != NULL)
+		event_free(stats);
 	for (size_t i = 0; i < 3; i++)
 		if (ev[i] != NULL)
 			event_free(ev[i]);
@@ -311,7 +352,7 @@ proxy_run(const struct cfg *c)
 	if (started == p.nworkers) {
 		log_info("main", "ready (pid %ld); stop with SIGTERM or "
 		    "SIGINT", (long)getpid());
-		sig = proxy_wait_signal();
+		sig = proxy_wait_signal(&p);
 		log_info("main", "%s received: no new miners; waiting up to "
 		    "%llds for shares in flight", sig == SIGINT ? "SIGINT" :
 		    "SIGTERM",

@@ -50,6 +50,8 @@ struct proxy_stats {
 	_Atomic uint64_t upstream_reconnects;
 	_Atomic uint64_t no_pool;         /* sessions closed: no pool usable */
 	_Atomic uint64_t submits;
+	_Atomic uint64_t shares_accepted; /* pool verdicts */
+	_Atomic uint64_t shares_rejected;
 };
 
 #define STAT_INC(t, f) atomic_fetch_add_explicit(&(t)->stats.f, 1, \

@@ -30,7 +30,8 @@ def sum_workers(workers, key):
 
 # --- 1. shares through Loka, every dialect, real hashing ------------------
 pool = Pool("--difficulty", DIFF, "--user-prefix", "acct.")
-loka = Loka(args=["--pool", pool_url(pool)])
+loka = Loka(config="[logging]\nstats_interval = \"1s\"\n",
+            args=["--pool", pool_url(pool)])
 ms = minersim(loka.port, "--miners", "10", "--shares", "8", "--rate", "50",
               "--dialect", "mixed", "--user", "bc1qTestAddr.rig%d")
 ps = pool.summary()
@@ -53,6 +54,9 @@ check(ps.get("version_rolled_accepted", 0) > 0,
 check(ms.get("version_rolled", 0) == ps.get("version_rolled_accepted"),
       "every rolled share was forwarded with its version bits",
       (ms.get("version_rolled"), ps.get("version_rolled_accepted")))
+check(loka.proc.wait_log(r"shares since the last line: [1-9][0-9]* "
+                         r"accepted, 0 rejected; books: database up"),
+      "the periodic summary line reports shares and the books")
 check(loka.stop() == 0, "SIGTERM: loka exits 0")
 pools, workers = loka.accounting()
 check(pools.get("cli", {}).get("accepted") == ps["accepted"],
