@@ -148,9 +148,10 @@ static const struct cfg_key database_keys[] = {
 	    SECONDS(60), 0, 0, "1s", NULL,
 	    "How often buffered share events are written." },
 	{ "queue_size", CFG_T_INT, DB(queue_size), 0, 1024, 100000000, 0, 0,
-	    "1000000", NULL,
-	    "Share events waiting for the store thread at most; past this "
-	    "they are refused loudly (log and metric)." },
+	    "262144", NULL,
+	    "Share events waiting for the store thread at most (about 64 "
+	    "bytes each); past this they are refused loudly (log and "
+	    "metric)." },
 	{ "spool_path", CFG_T_STRING, DB(spool_path), CFG_F_NONEMPTY, 1, 4096,
 	    0, 0, "loka.spool", NULL,
 	    "Append-only journal of share events: written before the "
