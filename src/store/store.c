@@ -129,6 +129,7 @@ struct store {
 	size_t nwids;
 	int64_t last_commit_ms, last_sync_ms, last_retry_ms;
 	uint64_t dropped_logged;
+	int64_t dropped_log_ms;
 	bool outage_logged;
 };
 
@@ -829,12 +830,15 @@ drain(struct store *s)
 	return n;
 }
 
+/* Refused events: an error line at most once a second while it lasts. */
 static void
 report_drops(struct store *s)
 {
 	uint64_t d = atomic_load(&s->stats.dropped);
+	int64_t t = now_ms();
 
-	if (d > s->dropped_logged) {
+	if (d > s->dropped_logged && t - s->dropped_log_ms >= 1000) {
+		s->dropped_log_ms = t;
 		log_errorx("store", "%" PRIu64 " share events could not be "
 		    "kept (queue or journal full: %" PRIu64 " bytes of "
 		    "journal, [database] queue_size / spool_max_bytes); the "
@@ -879,6 +883,8 @@ store_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	s->dropped_log_ms = 0;
+	report_drops(s);
 	if (s->seq > s->applied)
 		log_info("store", "%" PRIu64 " share events stay in the journal "
 		    "for the next start", s->seq - s->applied);
