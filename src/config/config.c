@@ -688,8 +688,10 @@ cross_checks(struct loader *L, struct cfg *c, int pool_address_line)
 	    c->security.ip_denylist.n == 0)
 		diag_add(L->warns, "%s: [security] ip_filter_mode = \"deny\" "
 		    "with an empty ip_denylist denies nobody", L->name);
+	/* The same address twice cannot both listen (port 0: any two). */
 	for (size_t i = 0; c->metrics.enabled && i < c->server.bind.n; i++)
-		if (strcmp(c->server.bind.v[i], c->metrics.bind) == 0)
+		if (strcmp(c->server.bind.v[i], c->metrics.bind) == 0 &&
+		    strcmp(strrchr(c->metrics.bind, ':'), ":0") != 0)
 			lerr(L, 0, "[metrics]", "bind", "\"%s\" is also a "
 			    "[server] bind address", c->metrics.bind);
 }

@@ -25,6 +25,8 @@
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
+#include "api/api.h"
+#include "metrics/registry.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -286,6 +288,8 @@ proxy_run(const struct cfg *c)
 	char err[256];
 	int *ports = NULL;
 	char *instance = NULL;
+	struct metrics_registry *reg = NULL;
+	struct api *api = NULL;
 	int rc = 1, sig;
 	size_t started = 0;
 
@@ -343,6 +347,13 @@ proxy_run(const struct cfg *c)
 	log_info("store", "books in %s as instance \"%s\"; journal in %s",
 	    db_kind_label(c->database.url), instance,
 	    c->database.spool_path);
+	if (c->metrics.enabled) {
+		reg = metrics_registry_new();
+		proxy_metrics_register(&p, reg);
+		api = api_start(c, reg);
+		if (api == NULL)
+			goto out;
+	}
 	for (size_t b = 0; b < c->server.bind.n; b++)
 		log_info("main", "listening for miners on %s (port %d), %zu "
 		    "threads", c->server.bind.v[b], ports[b], p.nworkers);
@@ -368,6 +379,8 @@ proxy_run(const struct cfg *c)
 	if (started == p.nworkers)
 		proxy_log_accounting(&p);
 out:
+	api_stop(api);
+	metrics_registry_free(reg);
 	free(instance);
 	free(ports);
 	proxy_free(&p);

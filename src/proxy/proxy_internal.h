@@ -221,6 +221,10 @@ void session_thread_init(struct proxy_thread *t);
 void session_thread_drain(struct worker *w, void *arg);
 void session_thread_fini(struct proxy_thread *t);
 
+/* proxy_metrics.c: the counters above as Prometheus families. */
+struct metrics_registry;
+void proxy_metrics_register(struct proxy *p, struct metrics_registry *reg);
+
 /* passthrough.c */
 /* Handle one complete line from the miner. -1: the session was closed. */
 int passthrough_miner_line(struct session *s, char *line, size_t len);

@@ -2,6 +2,8 @@
 # The command line as an operator meets it: exit codes, init/check/show,
 # error messages, and `start` never printing a secret.
 source "$(dirname "$0")/lib.bash"
+# Metrics on a free port, so tests can run side by side.
+export LOKA_METRICS_BIND=127.0.0.1:0
 cd "$E2E_TMP"
 
 # --- version, help, usage errors

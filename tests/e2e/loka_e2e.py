@@ -131,13 +131,32 @@ class Loka:
         self.config = os.path.join(TMP, "loka-%d.toml" % len(_procs))
         with open(self.config, "w") as f:
             f.write(config)
+        # Metrics on a free port, so tests can run side by side.
+        e = {"LOKA_METRICS_BIND": "127.0.0.1:0"}
+        e.update(env or {})
         self.proc = Proc("loka", [LOKA, "start", "-c", self.config,
                                   "--bind", "127.0.0.1:0", "-v"] +
-                         list(args), env)
+                         list(args), e)
         m = self.proc.wait_log(r"listening for miners on \S+ \(port (\d+)\)")
         if not m or not self.proc.wait_log(r"ready \(pid"):
             raise RuntimeError("loka did not start:\n" + self.proc.text())
         self.port = int(m.group(1))
+        m = self.proc.wait_log(r"metrics on http://[^:]+:(\d+)/metrics",
+                               timeout=2)
+        self.metrics_port = int(m.group(1)) if m else None
+
+    def metrics(self):
+        """The /metrics scrape as {name{labels}: value}."""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" %
+                                    self.metrics_port, timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
 
     def stop(self, sig=signal.SIGTERM):
         return self.proc.stop(sig)

@@ -54,6 +54,17 @@ check(ps.get("version_rolled_accepted", 0) > 0,
 check(ms.get("version_rolled", 0) == ps.get("version_rolled_accepted"),
       "every rolled share was forwarded with its version bits",
       (ms.get("version_rolled"), ps.get("version_rolled_accepted")))
+mx = loka.metrics()
+check(mx.get('loka_shares_total{result="accepted"}') == ps["accepted"],
+      "/metrics: accepted shares == the pool's count",
+      (mx.get('loka_shares_total{result="accepted"}'), ps["accepted"]))
+check(mx.get("loka_connections_total") == 10 and
+      mx.get("loka_connections_active") == 0,
+      "/metrics: 10 connections seen, none left",
+      (mx.get("loka_connections_total"), mx.get("loka_connections_active")))
+check(mx.get("loka_store_database_up") == 1 and
+      mx.get('loka_pool_breaker_state{pool="cli"}') == 0,
+      "/metrics: the books are written, the pool's breaker is closed")
 check(loka.proc.wait_log(r"shares since the last line: [1-9][0-9]* "
                          r"accepted, 0 rejected; books: database up"),
       "the periodic summary line reports shares and the books")
