@@ -3,7 +3,8 @@
  *
  * Routes: GET /metrics and /metrics/prometheus render the registry in the
  * Prometheus text format; GET /health answers 200 while the process
- * runs. Anything else gets a JSON 404 (or 405 for another method). The
+ * runs; /ready, /health/pool and /health/database ask the proxy's check
+ * function (200 or 503 with a JSON reason). Anything else gets a JSON 404 (or 405 for another method). The
  * registry is read with relaxed atomics and callbacks; nothing here locks
  * anything the worker threads use.
  */
@@ -29,6 +30,8 @@ struct api {
 	struct event_base *base;
 	struct evhttp *http;
 	struct metrics_registry *reg;
+	api_check_fn check;
+	void *check_arg;
 	pthread_t thread;
 	struct event *stop;
 };
@@ -46,6 +49,20 @@ api_json(struct evhttp_request *req, int code, const char *reason,
 	evbuffer_free(out);
 }
 
+/* The health check a path names, or -1. */
+static int
+api_route_check(const char *path)
+{
+	static const char *const paths[API_CHECK_MAX] = {
+		"/ready", "/health/pool", "/health/database"
+	};
+
+	for (int i = 0; i < API_CHECK_MAX; i++)
+		if (strcmp(path, paths[i]) == 0)
+			return i;
+	return -1;
+}
+
 static void
 api_on_request(struct evhttp_request *req, void *arg)
 {
@@ -53,11 +70,13 @@ api_on_request(struct evhttp_request *req, void *arg)
 	const char *uri = evhttp_request_get_uri(req);
 	struct evhttp_uri *u = evhttp_uri_parse(uri);
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+	int check = -1;
 
 	if (path == NULL) {
 		api_json(req, 400, "Bad Request",
 		    "{\"error\":\"malformed request URI\"}\n");
-	} else if (strcmp(path, "/metrics") == 0 ||
+	} else if ((check = api_route_check(path)) >= 0 ||
+	    strcmp(path, "/metrics") == 0 ||
 	    strcmp(path, "/metrics/prometheus") == 0 ||
 	    strcmp(path, "/health") == 0) {
 		if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
@@ -66,6 +85,14 @@ api_on_request(struct evhttp_request *req, void *arg)
 			    "{\"error\":\"method not allowed\"}\n");
 		} else if (strcmp(path, "/health") == 0) {
 			api_json(req, 200, "OK", "{\"status\":\"ok\"}\n");
+		} else if (check >= 0) {
+			char *body = NULL;
+			int code = a->check((enum api_check)check, &body,
+			    a->check_arg);
+
+			api_json(req, code, code == 200 ? "OK" :
+			    "Service Unavailable", body != NULL ? body : "{}\n");
+			free(body);
 		} else {
 			size_t len;
 			char *text = metrics_render(a->reg, &len);
@@ -104,7 +131,8 @@ api_on_stop(evutil_socket_t fd, short what, void *arg)
 }
 
 struct api *
-api_start(const struct cfg *c, struct metrics_registry *reg)
+api_start(const struct cfg *c, struct metrics_registry *reg,
+    api_check_fn check, void *arg)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bound;
@@ -115,6 +143,8 @@ api_start(const struct cfg *c, struct metrics_registry *reg)
 	int actual = 0;
 
 	a->reg = reg;
+	a->check = check;
+	a->check_arg = arg;
 	a->base = event_base_new();
 	a->http = a->base != NULL ? evhttp_new(a->base) : NULL;
 	if (a->http == NULL ||

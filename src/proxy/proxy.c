@@ -350,7 +350,7 @@ proxy_run(const struct cfg *c)
 	if (c->metrics.enabled) {
 		reg = metrics_registry_new();
 		proxy_metrics_register(&p, reg);
-		api = api_start(c, reg);
+		api = api_start(c, reg, proxy_health, &p);
 		if (api == NULL)
 			goto out;
 	}

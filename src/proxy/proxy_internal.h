@@ -18,6 +18,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "api/api.h"
 #include "net/cidr.h"
 #include "proxy/accounting.h"
 
@@ -224,6 +225,8 @@ void session_thread_fini(struct proxy_thread *t);
 /* proxy_metrics.c: the counters above as Prometheus families. */
 struct metrics_registry;
 void proxy_metrics_register(struct proxy *p, struct metrics_registry *reg);
+/* The api_check_fn behind /ready, /health/pool, /health/database. */
+int proxy_health(enum api_check what, char **body, void *arg);
 
 /* passthrough.c */
 /* Handle one complete line from the miner. -1: the session was closed. */

@@ -3,10 +3,13 @@
  * families. Every family is a callback that sums the per-thread relaxed
  * atomics at scrape time, so nothing is added to the share path.
  */
+#include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "config/config.h"
 #include "metrics/registry.h"
 #include "proxy/proxy_internal.h"
@@ -215,4 +218,71 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		metrics_callback_new(reg, fams[i].type, fams[i].name,
 		    fams[i].help, fams[i].labels, fams[i].fn, p);
 	metrics_register_process(reg);
+}
+
+/*
+ * The health checks behind /ready, /health/pool and /health/database.
+ *
+ * Ready means: some enabled pool is usable (its circuit breaker is not
+ * open) and the books can be kept: the database is up, or the journal
+ * still has room. A database outage alone does not make an instance
+ * unready: the journal keeps every share, and a fleet behind a load
+ * balancer sharing one PostgreSQL would otherwise all drop out at once.
+ */
+int
+proxy_health(enum api_check what, char **body, void *arg)
+{
+	struct proxy *p = arg;
+	const struct store_stats *st = store_stats(p->store);
+	bool db_up = atomic_load(&st->db_up);
+	uint64_t journal = atomic_load(&st->journal_bytes);
+	bool journal_room = journal < (uint64_t)p->cfg->database.spool_max_bytes;
+	int64_t now = proxy_now_ms();
+	json_t *pools = json_array(), *o = NULL;
+	int usable = 0, code;
+	const char *reason = NULL;
+
+	for (size_t i = 0; i < p->cfg->npools; i++) {
+		const struct cfg_pool *c = &p->cfg->pools[i];
+		enum breaker_state b = router_state(p->router, (int)i, now);
+
+		usable += c->enabled && b != BREAKER_OPEN;
+		json_array_append_new(pools, json_pack("{s:s,s:s,s:b,s:s}",
+		    "name", c->name, "url", c->url, "enabled", c->enabled,
+		    "breaker", router_state_name(b)));
+	}
+	switch (what) {
+	case API_CHECK_POOL:
+		code = usable > 0 ? 200 : 503;
+		o = json_pack("{s:s,s:o}", "status", code == 200 ? "ok" :
+		    "no usable pool", "pools", pools);
+		pools = NULL;
+		break;
+	case API_CHECK_DATABASE:
+		code = db_up ? 200 : 503;
+		o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I}", "status", db_up ?
+		    "ok" : "database unavailable: shares go to the journal",
+		    "up", db_up, "queue_depth",
+		    (json_int_t)atomic_load(&st->queue_depth), "journal_bytes",
+		    (json_int_t)journal, "committed",
+		    (json_int_t)atomic_load(&st->committed), "dropped",
+		    (json_int_t)atomic_load(&st->dropped));
+		break;
+	default:
+		if (usable == 0)
+			reason = p->cfg->npools == 0 ? "no pool configured" :
+			    "no usable pool (all disabled or circuit breakers "
+			    "open)";
+		else if (!db_up && !journal_room)
+			reason = "database unavailable and journal full";
+		code = reason == NULL ? 200 : 503;
+		o = json_pack("{s:s,s:b,s:i}", "status", reason != NULL ?
+		    reason : "ready", "database_up", db_up, "usable_pools",
+		    usable);
+		break;
+	}
+	json_decref(pools);
+	*body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return code;
 }

@@ -145,6 +145,17 @@ class Loka:
                                timeout=2)
         self.metrics_port = int(m.group(1)) if m else None
 
+    def get(self, path):
+        """(status, parsed JSON body) of GET path on the metrics port."""
+        import urllib.error
+        import urllib.request
+        url = "http://127.0.0.1:%d%s" % (self.metrics_port, path)
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
     def metrics(self):
         """The /metrics scrape as {name{labels}: value}."""
         import urllib.request

@@ -65,6 +65,15 @@ check(mx.get("loka_connections_total") == 10 and
 check(mx.get("loka_store_database_up") == 1 and
       mx.get('loka_pool_breaker_state{pool="cli"}') == 0,
       "/metrics: the books are written, the pool's breaker is closed")
+code, body = loka.get("/ready")
+check(code == 200 and body["status"] == "ready", "/ready: 200", body)
+code, body = loka.get("/health/pool")
+check(code == 200 and body["pools"][0]["breaker"] == "closed",
+      "/health/pool: the pool and its breaker", body)
+code, body = loka.get("/health/database")
+check(code == 200 and body["up"] is True and body["committed"] >= 80,
+      "/health/database: up, the shares written", body)
+check(loka.get("/nope")[0] == 404, "an unknown path: 404")
 check(loka.proc.wait_log(r"shares since the last line: [1-9][0-9]* "
                          r"accepted, 0 rejected; books: database up"),
       "the periodic summary line reports shares and the books")
@@ -85,6 +94,14 @@ check(all(workers.get(("cli", "bc1qTestAddr", "rig%d" % i), {})
           ["accepted"] for i in range(10)),
       "Loka's books: per-worker counts == the pool's")
 pool.proc.stop()
+
+# --- 1b. without a usable pool, Loka is alive but not ready ---------------
+idle = Loka()
+code, body = idle.get("/ready")
+check(code == 503 and body["status"] == "no pool configured",
+      "/ready without a pool: 503 with the reason", (code, body))
+check(idle.get("/health")[0] == 200, "/health: alive all the same")
+check(idle.stop() == 0, "loka exits 0")
 
 # --- 2. rejects are relayed and counted by reason --------------------------
 pool = Pool("--difficulty", DIFF)
