@@ -108,8 +108,22 @@ msg_send(struct evbuffer *out, const json_t *msg)
 
 	if (s == NULL)
 		return -1;
-	rc = evbuffer_add_printf(out, "%s\n", s) < 0 ? -1 : 0;
+	rc = evbuffer_add(out, s, strlen(s)) == 0 &&
+	    evbuffer_add(out, "\n", 1) == 0 ? 0 : -1;
 	free(s);
+	return rc;
+}
+
+/* Send a message built for the purpose, then release it. */
+static int
+send_owned(struct evbuffer *out, json_t *m)
+{
+	int rc;
+
+	if (m == NULL)
+		return -1;
+	rc = msg_send(out, m);
+	json_decref(m);
 	return rc;
 }
 
@@ -118,13 +132,8 @@ msg_send_result(struct evbuffer *out, const json_t *id, json_t *result)
 {
 	json_t *m = json_pack("{s:O?,s:o?,s:n}", "id", id, "result", result,
 	    "error");
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	rc = msg_send(out, m);
-	json_decref(m);
-	return rc;
+	return send_owned(out, m);
 }
 
 int
@@ -133,13 +142,8 @@ msg_send_error(struct evbuffer *out, const json_t *id, int code,
 {
 	json_t *m = json_pack("{s:O?,s:n,s:[i,s,n]}", "id", id, "result",
 	    "error", code, message);
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	rc = msg_send(out, m);
-	json_decref(m);
-	return rc;
+	return send_owned(out, m);
 }
 
 int
@@ -148,13 +152,8 @@ msg_send_request(struct evbuffer *out, const json_t *id, const char *method,
 {
 	json_t *m = json_pack("{s:O?,s:s,s:o}", "id", id, "method", method,
 	    "params", params != NULL ? params : json_array());
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	rc = msg_send(out, m);
-	json_decref(m);
-	return rc;
+	return send_owned(out, m);
 }
 
 const char *
