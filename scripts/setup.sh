@@ -11,6 +11,8 @@ packages=(
   postgresql                           # a throw-away server for the tests
   libcmocka-dev                        # unit tests
   python3 ca-certificates procps       # python3: end-to-end test driver
+  prometheus                           # promtool checks, the monitoring e2e test
+  haproxy                              # the L4 baseline of the benchmarks
 )
 
 missing=()
