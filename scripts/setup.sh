@@ -11,8 +11,12 @@ packages=(
   postgresql                           # a throw-away server for the tests
   libcmocka-dev                        # unit tests
   python3 ca-certificates procps       # python3: end-to-end test driver
+  openssl                              # test certificates (tests/e2e/tls.py)
+  python3-yaml                         # the monitoring tests read the rules
   prometheus                           # promtool checks, the monitoring e2e test
+  prometheus-alertmanager              # amtool, the Alertmanager example's test
   haproxy                              # the L4 baseline of the benchmarks
+  chromium                             # headless browser: the dashboard test
 )
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs Loka's whole test suite, as CI does:
 #   1. gcc, warnings as errors: every test;
-#   2. clang, warnings as errors, ASan + UBSan: every test again, plus a
+#   2. clang, ThreadSanitizer: the unit tests and the end-to-end tests of
+#      the threaded paths (worker threads, store thread, API thread);
+#   3. clang, warnings as errors, ASan + UBSan: every test again, plus a
 #      short libFuzzer run of every fuzz target.
 # The last lines printed are ctest's summary of the sanitizer run.
 set -euo pipefail
@@ -25,14 +27,22 @@ if [ -z "${LOKA_TEST_PG_URL:-}" ]; then
 fi
 export LOKA_TEST_PG_URL
 
-echo "== build 1/2: gcc -Werror"
+echo "== build 1/3: gcc -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DLOKA_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc --output-on-failure -j "$jobs"
 # The TOML conformance counts, for the record (the test above asserts them).
 build/gcc/toml-conformance ../shared/toml-test | tail -n 1 || true
 
-echo "== build 2/2: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
+echo "== build 2/3: clang -Werror, ThreadSanitizer"
+cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
+  -DLOKA_TSAN=ON >/dev/null
+cmake --build build/tsan -j "$jobs"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
+  -R '^(unit_|e2e_(api|proxy|store)$)'
+
+echo "== build 3/3: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
   -DLOKA_SANITIZE=ON -DLOKA_FUZZ=ON -DLOKA_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 cmake --build build/asan -j "$jobs"

@@ -32,6 +32,7 @@ static const char start_usage[] =
     "                        repeat for several addresses\n"
     "      --pool URL        use this one pool instead of [[pools]]:\n"
     "                        stratum+tcp://[user[:password]@]host:port\n"
+    "                        (stratum+ssl:// for TLS)\n"
     "      --database URL    instead of [database] url\n"
     "      --no-migrate      do not apply pending database migrations\n"
     "      --log-format FMT  text or json, instead of [logging] format\n"

@@ -18,6 +18,7 @@
 
 #include "config/config_internal.h"
 #include "config/toml.h"
+#include "net/tls.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -552,6 +553,35 @@ valid_time_of_day(const char *s)
 	    (s[3] - '0') * 10 + (s[4] - '0') < 60;
 }
 
+/* A pool's TLS keys: a fingerprint that parses, and keys that apply. */
+static void
+pool_tls_checks(struct loader *L, const struct cfg_pool *p,
+    const struct toml_value *t, const char *label)
+{
+	const struct toml_value *v = toml_table_get(t, "tls_fingerprint");
+	uint8_t fp[TLS_FINGERPRINT_LEN];
+
+	if (p->tls_fingerprint[0] != '\0' &&
+	    tls_fingerprint_parse(p->tls_fingerprint, fp) != 0)
+		lerr(L, v != NULL ? toml_line(v) : p->line, label,
+		    "tls_fingerprint", "\"%s\" is not a SHA-256 fingerprint: "
+		    "expected 64 hex digits, bare or with a ':' between every "
+		    "two", p->tls_fingerprint);
+	if (p->url == NULL)
+		return;
+	if (!p->tls && (p->tls_ca_file[0] != '\0' ||
+	    p->tls_fingerprint[0] != '\0' || !p->tls_verify))
+		diag_add(L->warns, "%s:%d: %s: tls_ca_file, tls_fingerprint "
+		    "and tls_verify apply to stratum+ssl:// pools only; they "
+		    "are ignored for %s", L->name, p->line, label, p->url);
+	if (p->tls && !p->tls_verify)
+		diag_add(L->warns, "%s:%d: %s: tls_verify = false: the pool's "
+		    "certificate is NOT checked%s. For testing only", L->name,
+		    p->line, label, p->tls_fingerprint[0] != '\0' ?
+		    " (only its tls_fingerprint is)" : "; anyone on the "
+		    "network path can pose as the pool and take its work");
+}
+
 static void
 load_pools(struct loader *L, struct cfg *c, const struct toml_value *v)
 {
@@ -609,6 +639,7 @@ load_pools(struct loader *L, struct cfg *c, const struct toml_value *v)
 				lerr(L, p->line, label, "name", "\"%s\" is "
 				    "already used by the pool on line %d",
 				    p->name, c->pools[j].line);
+		pool_tls_checks(L, p, t, label);
 	}
 }
 
@@ -696,6 +727,71 @@ cross_checks(struct loader *L, struct cfg *c, int pool_address_line)
 			    "[server] bind address", c->metrics.bind);
 }
 
+/* The line of key (or key_file) in [section], 0 when not in the file. */
+static int
+key_line(const struct toml_value *root, const char *section, const char *key)
+{
+	const struct toml_value *t = root != NULL ?
+	    toml_table_get(root, section) : NULL;
+	const struct toml_value *v;
+	char fkey[80];
+
+	if (t == NULL || toml_type(t) != TOML_TABLE)
+		return 0;
+	v = toml_table_get(t, key);
+	snprintf(fkey, sizeof(fkey), "%s_file", key);
+	if (v == NULL)
+		v = toml_table_get(t, fkey);
+	return v != NULL ? toml_line(v) : 0;
+}
+
+/* TLS listeners need a certificate and a key; both files or neither. */
+static void
+tls_checks(struct loader *L, const struct cfg *c,
+    const struct toml_value *root)
+{
+	const struct cfg_server *s = &c->server;
+	const struct cfg_metrics *m = &c->metrics;
+	bool want = s->tls_bind.n > 0 || s->tls_detect;
+	const char *why = s->tls_bind.n > 0 ? "tls_bind" : "tls_detect";
+	int line = key_line(root, "server", why);
+
+	if (want && s->tls_cert_file[0] == '\0')
+		lerr(L, line, "[server]", "tls_cert_file", "is required when "
+		    "%s is set", why);
+	if (want && s->tls_key_file[0] == '\0')
+		lerr(L, line, "[server]", "tls_key_file", "is required when "
+		    "%s is set", why);
+	if (!want && (s->tls_cert_file[0] != '\0' ||
+	    s->tls_key_file[0] != '\0'))
+		diag_add(L->warns, "%s: [server] tls_cert_file and tls_key_file "
+		    "are unused without tls_bind or tls_detect", L->name);
+	for (size_t i = 0; i < s->tls_bind.n; i++) {
+		const char *a = s->tls_bind.v[i];
+
+		if (strcmp(strrchr(a, ':'), ":0") == 0)
+			continue; /* port 0: any two can listen */
+		for (size_t j = 0; j < s->bind.n; j++)
+			if (strcmp(a, s->bind.v[j]) == 0)
+				lerr(L, key_line(root, "server", "tls_bind"),
+				    "[server]", "tls_bind", "\"%s\" is also a "
+				    "bind address", a);
+		if (m->enabled && strcmp(a, m->bind) == 0)
+			lerr(L, key_line(root, "server", "tls_bind"),
+			    "[server]", "tls_bind", "\"%s\" is also the "
+			    "[metrics] bind address", a);
+	}
+	if ((m->tls_cert_file[0] == '\0') != (m->tls_key_file[0] == '\0')) {
+		const char *missing = m->tls_cert_file[0] == '\0' ?
+		    "tls_cert_file" : "tls_key_file";
+		const char *given = m->tls_cert_file[0] == '\0' ?
+		    "tls_key_file" : "tls_cert_file";
+
+		lerr(L, key_line(root, "metrics", given), "[metrics]", missing,
+		    "is required with %s (HTTPS needs both)", given);
+	}
+}
+
 static struct cfg *
 cfg_new_defaults(const char *path)
 {
@@ -772,6 +868,8 @@ cfg_load_tree(const char *name, const struct toml_value *root,
 	check_env_names(&L);
 	if (L.nerr == 0)
 		cross_checks(&L, c, pa_line);
+	if (L.nerr == 0)
+		tls_checks(&L, c, root);
 	if (L.nerr > 0) {
 		cfg_free(c);
 		return NULL;
@@ -886,6 +984,17 @@ cfg_register_secrets(const struct cfg *c)
 {
 	size_t off, len;
 
+	/* Every string key marked secret (API token, ...), not only the
+	 * ones known when this was written. */
+	for (size_t i = 0; i < cfg_nsections; i++) {
+		const struct cfg_section *s = &cfg_sections[i];
+
+		for (size_t j = 0; !s->is_array && j < s->nkeys; j++)
+			if ((s->keys[j].flags & CFG_F_SECRET) &&
+			    s->keys[j].type == CFG_T_STRING)
+				log_add_secret(*(char *const *)(const void *)
+				    ((const char *)c + s->keys[j].offset));
+	}
 	for (size_t i = 0; i < c->npools; i++)
 		log_add_secret(c->pools[i].password);
 	if (cfg_url_password(c->database.url, &off, &len) == 0) {

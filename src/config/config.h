@@ -40,10 +40,13 @@ enum cfg_ip_filter {
 
 struct cfg_pool {
 	char *name;
-	char *url;        /* stratum+tcp://host:port, userinfo removed */
+	char *url;        /* stratum+tcp:// (or +ssl://) host:port, no userinfo */
 	char *host;       /* without brackets for IPv6 */
 	uint16_t port;
-	bool tls;
+	bool tls;         /* stratum+ssl:// or stratum+tls:// */
+	char *tls_ca_file;     /* "" = the system's CA store */
+	char *tls_fingerprint; /* "" = no pinning; else SHA-256, hex */
+	bool tls_verify;       /* check chain and host name (off: testing) */
 	char *username;   /* operator's pool account; "" = forward miners' own */
 	char *password;   /* secret; "" when unset */
 	char *sep1;
@@ -70,6 +73,12 @@ struct cfg_server {
 	int64_t max_pending_requests;
 	struct cfg_list trusted_proxies;
 	char *pool_address;
+	struct cfg_list tls_bind; /* TLS listeners for miners */
+	char *tls_cert_file;      /* PEM chain, server certificate first */
+	char *tls_key_file;       /* PEM private key */
+	bool tls_detect;          /* TLS on a plain bind port is accepted */
+	char *user;  /* drop root to this user after binding; "" = stay */
+	char *group; /* and this group; "" = the user's primary group */
 };
 
 struct cfg_database {
@@ -92,6 +101,12 @@ struct cfg_database {
 struct cfg_metrics {
 	bool enabled;
 	char *bind;
+	char *tls_cert_file; /* both set: HTTPS */
+	char *tls_key_file;
+	char *api_token; /* secret; "" = API changes refused */
+	bool per_worker;
+	int64_t per_worker_max;
+	bool dashboard; /* the web page at / */
 };
 
 struct cfg_logging {
@@ -106,11 +121,20 @@ struct cfg_performance {
 
 struct cfg_security {
 	double rate_limit; /* messages per second per connection; 0 = off */
+	int64_t rate_limit_burst;
 	int64_t max_violations;
+	int64_t violation_window_ms;
 	int64_t ban_duration_ms;
+	int64_t max_connections_per_ip;   /* 0 = off */
+	double connection_rate_per_ip;    /* new connections/s; 0 = off */
+	int64_t connection_burst_per_ip;
+	int64_t max_auth_failures;        /* per connection; 0 = off */
+	int64_t line_timeout_ms;
 	int ip_filter_mode; /* enum cfg_ip_filter */
 	struct cfg_list ip_allowlist;
 	struct cfg_list ip_denylist;
+	bool enable_cors;
+	char *cors_origins; /* "*" or comma-separated origins */
 };
 
 struct cfg_monitoring {

@@ -71,6 +71,30 @@ static const struct cfg_key server_keys[] = {
 	    "", NULL,
 	    "Shorthand for a single pool \"host:port\" (named \"default\"); "
 	    "use [[pools]] for anything more." },
+	{ "tls_bind", CFG_T_ADDRLIST, SRV(tls_bind), 0, 0, 64, 0, 0, "", NULL,
+	    "Address(es) where miners connect over TLS (stratum+ssl://), like "
+	    "bind; needs tls_cert_file and tls_key_file. Anything but a TLS "
+	    "handshake (after an optional PROXY header) is closed." },
+	{ "tls_cert_file", CFG_T_STRING, SRV(tls_cert_file), 0, 0, 4096, 0, 0,
+	    "", NULL,
+	    "PEM certificate chain miners see on tls_bind (and with "
+	    "tls_detect): the server certificate first, then intermediates. "
+	    "Read again on SIGHUP." },
+	{ "tls_key_file", CFG_T_STRING, SRV(tls_key_file), 0, 0, 4096, 0, 0,
+	    "", NULL,
+	    "PEM private key of tls_cert_file (unencrypted; keep it readable "
+	    "by Loka only). Read again on SIGHUP." },
+	{ "tls_detect", CFG_T_BOOL, SRV(tls_detect), 0, 0, 0, 0, 0, "false",
+	    NULL,
+	    "Also accept TLS on the plain bind ports: a connection that starts "
+	    "with a TLS handshake continues over TLS. Off: it is closed." },
+	{ "user", CFG_T_STRING, SRV(user), 0, 0, 64, 0, 0, "", NULL,
+	    "When started as root: the user Loka switches to once its "
+	    "listeners are bound (the database and journal are opened after, "
+	    "as this user). Empty: stay root, with a warning." },
+	{ "group", CFG_T_STRING, SRV(group), 0, 0, 64, 0, 0, "", NULL,
+	    "The group to switch to with user; empty: the user's primary "
+	    "group." },
 };
 
 static const struct cfg_key pool_keys[] = {
@@ -79,7 +103,22 @@ static const struct cfg_key pool_keys[] = {
 	    "Unique name of the pool (letters, digits, '.', '_', '-')." },
 	{ "url", CFG_T_POOLURL, POOL(url), CFG_F_REQUIRED | CFG_F_NONEMPTY, 1,
 	    300, 0, 0, NULL, NULL,
-	    "Pool address: stratum+tcp://host:port." },
+	    "Pool address: stratum+tcp://host:port, or stratum+ssl://host:port "
+	    "(also stratum+tls://) for TLS." },
+	{ "tls_ca_file", CFG_T_STRING, POOL(tls_ca_file), 0, 0, 4096, 0, 0, "",
+	    NULL,
+	    "TLS pools: PEM file of the CA certificate(s) the pool's "
+	    "certificate must chain to, instead of the system's CA store." },
+	{ "tls_fingerprint", CFG_T_STRING, POOL(tls_fingerprint), 0, 0, 95, 0,
+	    0, "", NULL,
+	    "TLS pools: SHA-256 fingerprint of the certificate the pool must "
+	    "present (64 hex digits, colons allowed, as `openssl x509 "
+	    "-fingerprint -sha256` prints it); any other is refused." },
+	{ "tls_verify", CFG_T_BOOL, POOL(tls_verify), 0, 0, 0, 0, 0, "true",
+	    NULL,
+	    "TLS pools: check the certificate chain and that it names the "
+	    "URL's host. false is for testing only: anyone on the path could "
+	    "pose as the pool (a tls_fingerprint is still checked)." },
 	{ "username", CFG_T_STRING, POOL(username), 0, 0, 256, 0, 0, "", NULL,
 	    "The operator's account at the pool. Miners' logins become "
 	    "<username>.<user><sep2><worker>; empty forwards miners' own "
@@ -175,6 +214,27 @@ static const struct cfg_key metrics_keys[] = {
 	{ "bind", CFG_T_ADDR, MET(bind), CFG_F_NONEMPTY, 1, 300, 0, 0,
 	    "127.0.0.1:9090", NULL,
 	    "Address of the metrics and API listener (loopback by default)." },
+	{ "tls_cert_file", CFG_T_STRING, MET(tls_cert_file), 0, 0, 4096, 0, 0,
+	    "", NULL,
+	    "With tls_key_file: serve metrics and the API over HTTPS with "
+	    "this PEM certificate chain. Read again on SIGHUP." },
+	{ "tls_key_file", CFG_T_STRING, MET(tls_key_file), 0, 0, 4096, 0, 0,
+	    "", NULL, "PEM private key of the metrics tls_cert_file." },
+	{ "api_token", CFG_T_STRING, MET(api_token), CFG_F_SECRET, 0, 512, 0,
+	    0, "", NULL,
+	    "Bearer token required by the API's changes (POST, DELETE); "
+	    "empty: changes are refused. Prefer api_token_file." },
+	{ "per_worker", CFG_T_BOOL, MET(per_worker), 0, 0, 0, 0, 0, "false",
+	    NULL,
+	    "Export a series per worker (shares, difficulty); off by default: "
+	    "a farm has thousands." },
+	{ "per_worker_max", CFG_T_INT, MET(per_worker_max), 0, 1, 100000, 0,
+	    0, "1000", NULL,
+	    "Most workers exported with per_worker; the rest are summed into "
+	    "worker=\"other\"." },
+	{ "dashboard", CFG_T_BOOL, MET(dashboard), 0, 0, 0, 0, 0, "true", NULL,
+	    "Serve the web dashboard at / on this listener (it reads the "
+	    "API); false: / answers 404." },
 };
 
 static const struct cfg_key logging_keys[] = {
@@ -197,10 +257,43 @@ static const struct cfg_key security_keys[] = {
 	{ "rate_limit", CFG_T_DOUBLE, SEC(rate_limit), 0, 0, 0, 0, 1e6,
 	    "100", NULL,
 	    "Messages per second allowed per connection; 0 turns it off." },
+	{ "rate_limit_burst", CFG_T_INT, SEC(rate_limit_burst), 0, 1,
+	    1000000, 0, 0, "200", NULL,
+	    "Messages a connection may send at once before rate_limit "
+	    "applies. A message over the limit gets error 20 and counts a "
+	    "violation." },
 	{ "max_violations", CFG_T_INT, SEC(max_violations), 0, 1, 1000000, 0,
-	    0, "10", NULL, "Violations that get an IP address banned." },
+	    0, "10", NULL,
+	    "Violations by one IP address within violation_window that get "
+	    "it banned." },
+	{ "violation_window", CFG_T_DURATION, SEC(violation_window_ms), 0,
+	    SECONDS(1), DAYS(1), 0, 0, "1m", NULL,
+	    "Window in which an address's violations are counted; it starts "
+	    "at the first one." },
 	{ "ban_duration", CFG_T_DURATION, SEC(ban_duration_ms), 0, SECONDS(1),
-	    DAYS(365), 0, 0, "5m", NULL, "How long a ban lasts." },
+	    DAYS(365), 0, 0, "5m", NULL,
+	    "How long a ban lasts: new connections are refused and existing "
+	    "ones closed." },
+	{ "max_connections_per_ip", CFG_T_INT, SEC(max_connections_per_ip), 0,
+	    0, 1000000, 0, 0, "0", NULL,
+	    "Connections one IP address may hold at once; 0 turns it off. "
+	    "Set it above the largest farm behind one NAT address." },
+	{ "connection_rate_per_ip", CFG_T_DOUBLE, SEC(connection_rate_per_ip),
+	    0, 0, 0, 0, 1e6, "0", NULL,
+	    "New connections per second one IP address may open; 0 turns it "
+	    "off." },
+	{ "connection_burst_per_ip", CFG_T_INT, SEC(connection_burst_per_ip),
+	    0, 1, 1000000, 0, 0, "20", NULL,
+	    "New connections one IP address may open at once before "
+	    "connection_rate_per_ip applies." },
+	{ "max_auth_failures", CFG_T_INT, SEC(max_auth_failures), 0, 0, 1000,
+	    0, 0, "5", NULL,
+	    "Refused mining.authorize answers one connection may get; past "
+	    "this it is closed and a violation counted. 0 turns it off." },
+	{ "line_timeout", CFG_T_DURATION, SEC(line_timeout_ms), 0, SECONDS(1),
+	    SECONDS(3600), 0, 0, "30s", NULL,
+	    "Time a started line (or connection header) has to be completed; "
+	    "a slower sender is closed (slow-loris defence)." },
 	{ "ip_filter_mode", CFG_T_ENUM, SEC(ip_filter_mode), 0, 0, 0, 0, 0,
 	    "none", ip_filter_choices,
 	    "none, allow (only ip_allowlist may connect) or deny (ip_denylist "
@@ -209,6 +302,14 @@ static const struct cfg_key security_keys[] = {
 	    "", NULL, "CIDR blocks (IPv4 or IPv6) for ip_filter_mode = allow." },
 	{ "ip_denylist", CFG_T_CIDRLIST, SEC(ip_denylist), 0, 0, 10000, 0, 0,
 	    "", NULL, "CIDR blocks (IPv4 or IPv6) for ip_filter_mode = deny." },
+	{ "enable_cors", CFG_T_BOOL, SEC(enable_cors), 0, 0, 0, 0, 0, "false",
+	    NULL,
+	    "Answer browsers' cross-origin requests to the API (for a "
+	    "dashboard served elsewhere)." },
+	{ "cors_origins", CFG_T_STRING, SEC(cors_origins), 0, 0, 4096, 0, 0,
+	    "*", NULL,
+	    "Origins allowed with enable_cors: \"*\" or a comma-separated "
+	    "list (\"https://ops.example.com,https://grafana.example.com\")." },
 };
 
 static const struct cfg_key monitoring_keys[] = {

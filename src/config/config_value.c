@@ -467,7 +467,7 @@ cfg_parse_pool_url(struct cfg_pool *p, const char *url, int allow_userinfo,
 		{ "stratum+ssl://", true },
 		{ "stratum+tls://", true },
 	};
-	const char *rest = NULL, *at, *end;
+	const char *rest = NULL, *scheme = NULL, *at, *end;
 	char *hostport, *host, *user = NULL, *pass = NULL;
 	uint16_t port;
 	bool tls = false;
@@ -478,17 +478,13 @@ cfg_parse_pool_url(struct cfg_pool *p, const char *url, int allow_userinfo,
 
 		if (strncasecmp(url, schemes[i].scheme, n) == 0) {
 			rest = url + n;
+			scheme = schemes[i].scheme;
 			tls = schemes[i].tls;
 		}
 	}
 	if (rest == NULL) {
-		errbuf_set(err, errlen, "expected stratum+tcp://host:port, got "
-		    "\"%s\"", url);
-		return -1;
-	}
-	if (tls) {
-		errbuf_set(err, errlen, "TLS to pools (stratum+ssl://) is not "
-		    "supported by this version; use stratum+tcp://");
+		errbuf_set(err, errlen, "expected stratum+tcp://host:port (or "
+		    "stratum+ssl://host:port), got \"%s\"", url);
 		return -1;
 	}
 	end = rest + strcspn(rest, "/?#");
@@ -526,7 +522,7 @@ cfg_parse_pool_url(struct cfg_pool *p, const char *url, int allow_userinfo,
 	}
 	free(p->url);
 	free(p->host);
-	p->url = xasprintf("stratum+tcp://%s", hostport);
+	p->url = xasprintf("%s%s", scheme, hostport);
 	p->host = host;
 	p->port = port;
 	p->tls = tls;

@@ -50,6 +50,7 @@ struct metrics_family {
 	size_t nlabels;
 	double bounds[METRICS_BUCKETS_MAX];
 	size_t nbounds;
+	bool is_float;               /* a counter of doubles (sums) */
 	metrics_collect_fn *collect; /* NULL for a family with series */
 	void *arg;
 	struct metrics_series **series;
@@ -417,6 +418,19 @@ metrics_family_new(struct metrics_registry *reg, enum metrics_type type,
 }
 
 struct metrics_family *
+metrics_float_counter_new(struct metrics_registry *reg, const char *name,
+    const char *help, const char *const *labels)
+{
+	struct metrics_family *f = family_add(reg, METRICS_COUNTER, name, help,
+	    labels, NULL, 0, NULL, NULL);
+
+	/* No series of it is updated before this returns. */
+	if (f != NULL)
+		f->is_float = true;
+	return f;
+}
+
+struct metrics_family *
 metrics_histogram_new(struct metrics_registry *reg, const char *name,
     const char *help, const char *const *labels, const double *bounds,
     size_t nbounds)
@@ -478,8 +492,16 @@ metrics_registry_free(struct metrics_registry *reg)
 void
 metrics_counter_add(struct metrics_series *s, uint64_t v)
 {
-	assert(s->f->type == METRICS_COUNTER);
+	assert(s->f->type == METRICS_COUNTER && !s->f->is_float);
 	atomic_fetch_add_explicit(&s->v, v, memory_order_relaxed);
+}
+
+void
+metrics_counter_add_double(struct metrics_series *s, double v)
+{
+	assert(s->f->type == METRICS_COUNTER && s->f->is_float);
+	if (v > 0)
+		atomic_add_double(&s->v, v);
 }
 
 void
@@ -561,7 +583,7 @@ render_series(struct buf *b, const struct metrics_family *f,
 
 		buf_str(b, f->name);
 		buf_labels(b, f, vals, NULL);
-		if (f->type == METRICS_COUNTER) {
+		if (f->type == METRICS_COUNTER && !f->is_float) {
 			buf_printf(b, " %" PRIu64 "\n", v);
 		} else {
 			buf_add(b, " ", 1);
@@ -724,6 +746,23 @@ collect_fds(struct metrics_sink *sink, void *arg)
 	metrics_sink_value(sink, NULL, (double)(n > 0 ? n - 1 : 0));
 }
 
+static void
+collect_threads(struct metrics_sink *sink, void *arg)
+{
+	char line[256];
+	FILE *fp = fopen("/proc/self/status", "r");
+	long n = -1;
+
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, "Threads: %ld", &n) == 1)
+			break;
+	fclose(fp);
+	if (n >= 0)
+		metrics_sink_value(sink, NULL, (double)n);
+}
+
 int
 metrics_register_process(struct metrics_registry *reg)
 {
@@ -740,6 +779,9 @@ metrics_register_process(struct metrics_registry *reg)
 	    NULL, collect_rss, NULL) == NULL ||
 	    metrics_callback_new(reg, METRICS_GAUGE, "process_open_fds",
 	    "Number of open file descriptors.", NULL, collect_fds,
+	    NULL) == NULL ||
+	    metrics_callback_new(reg, METRICS_GAUGE, "process_threads",
+	    "Number of OS threads in the process.", NULL, collect_threads,
 	    NULL) == NULL ||
 	    metrics_callback_new(reg, METRICS_GAUGE,
 	    "process_start_time_seconds",

@@ -86,6 +86,14 @@ struct metrics_family *metrics_family_new(struct metrics_registry *reg,
     const char *const *labels);
 
 /*
+ * metrics_float_counter_new(reg, name, help, labels): a counter whose
+ * values are doubles (difficulty sums), updated with
+ * metrics_counter_add_double() (a compare-exchange loop).
+ */
+struct metrics_family *metrics_float_counter_new(struct metrics_registry *reg,
+    const char *name, const char *help, const char *const *labels);
+
+/*
  * metrics_histogram_new(reg, name, help, labels, bounds, nbounds): as
  * metrics_family_new() for a histogram with the given upper bounds, which
  * must be finite and strictly increasing, 1 to METRICS_BUCKETS_MAX of them
@@ -120,6 +128,8 @@ struct metrics_series *metrics_series(struct metrics_family *f,
 
 /* Lock-free updates; a handle of the wrong type is a caller bug (assert). */
 void metrics_counter_add(struct metrics_series *s, uint64_t v);
+/* Float counters only; v <= 0 (and NaN) is ignored: counters only grow. */
+void metrics_counter_add_double(struct metrics_series *s, double v);
 void metrics_gauge_set(struct metrics_series *s, double v);
 void metrics_gauge_add(struct metrics_series *s, double v);
 void metrics_histogram_observe(struct metrics_series *s, double v);

@@ -30,17 +30,23 @@ struct worker_task {
 	struct worker_task *next;
 };
 
+/* A listener and where its connections go. */
+struct worker_listener {
+	struct worker *w;
+	struct evconnlistener *l;
+	worker_accept_fn accept;
+	void *arg;
+	int port;
+};
+
 struct worker {
 	int index;
 	pthread_t thread;
 	bool started;
 	struct event_base *base;
 	struct evdns_base *dns;
-	struct evconnlistener **listeners;
-	int *ports;
+	struct worker_listener **listeners; /* in the order added */
 	size_t nlisteners;
-	worker_accept_fn accept;
-	void *accept_arg;
 	pthread_mutex_t tasks_lock;
 	struct worker_task *tasks, *tasks_tail;
 	struct event *tasks_ev;
@@ -51,10 +57,10 @@ static void
 worker_on_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_listener *wl = arg;
 
 	(void)l;
-	w->accept(w, fd, sa, salen, w->accept_arg);
+	wl->accept(wl->w, fd, sa, salen, wl->arg);
 }
 
 static void
@@ -110,15 +116,16 @@ worker_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	return -1;
 }
 
-static struct evconnlistener *
+static int
 worker_listen(struct worker *w, const char *bind, int port_override,
-    int *port_out)
+    worker_accept_fn accept, void *arg)
 {
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
 	char err[256], *host, *addr;
 	uint16_t port;
 	struct evconnlistener *l;
+	struct worker_listener *wl;
 	/* SO_REUSEPORT: one listener per thread on the same address; the
 	 * kernel spreads connections over them. Backlog 4096 absorbs a whole
 	 * farm reconnecting at once after a restart. */
@@ -127,7 +134,7 @@ worker_listen(struct worker *w, const char *bind, int port_override,
 
 	if (cfg_split_hostport(bind, &host, &port, 0, err, sizeof(err)) != 0) {
 		log_errorx("net", "bind %s: %s", bind, err);
-		return NULL;
+		return -1;
 	}
 	if (port_override != 0)
 		port = (uint16_t)port_override;
@@ -139,25 +146,45 @@ worker_listen(struct worker *w, const char *bind, int port_override,
 		    bind);
 		free(host);
 		free(addr);
-		return NULL;
+		return -1;
 	}
 	free(host);
-	l = evconnlistener_new_bind(w->base, worker_on_accept, w, flags, 4096,
+	wl = xcalloc(1, sizeof(*wl));
+	wl->w = w;
+	wl->accept = accept;
+	wl->arg = arg;
+	l = evconnlistener_new_bind(w->base, worker_on_accept, wl, flags, 4096,
 	    (struct sockaddr *)&ss, sslen);
 	if (l == NULL) {
 		log_error("net", "cannot listen on %s", addr);
 		free(addr);
-		return NULL;
+		free(wl);
+		return -1;
 	}
 	evconnlistener_set_error_cb(l, worker_on_accept_error);
 	sslen = sizeof(ss);
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    (socklen_t *)&sslen);
-	*port_out = ss.ss_family == AF_INET6 ?
+	wl->l = l;
+	wl->port = ss.ss_family == AF_INET6 ?
 	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	w->listeners = xreallocarray(w->listeners, w->nlisteners + 1,
+	    sizeof(*w->listeners));
+	w->listeners[w->nlisteners++] = wl;
 	free(addr);
-	return l;
+	return 0;
+}
+
+int
+worker_add_listeners(struct worker *w, const struct cfg_list *binds,
+    const int *ports, worker_accept_fn accept, void *arg)
+{
+	for (size_t i = 0; i < binds->n; i++)
+		if (worker_listen(w, binds->v[i], ports != NULL ? ports[i] : 0,
+		    accept, arg) != 0)
+			return -1;
+	return 0;
 }
 
 struct worker *
@@ -167,8 +194,6 @@ worker_new(int index, const struct cfg_list *binds, const int *ports,
 	struct worker *w = xcalloc(1, sizeof(*w));
 
 	w->index = index;
-	w->accept = accept;
-	w->accept_arg = arg;
 	pthread_mutex_init(&w->tasks_lock, NULL);
 	w->base = event_base_new();
 	if (w->base == NULL)
@@ -179,16 +204,8 @@ worker_new(int index, const struct cfg_list *binds, const int *ports,
 	if (w->dns == NULL)
 		w->dns = evdns_base_new(w->base, 0);
 	w->tasks_ev = event_new(w->base, -1, 0, worker_run_tasks, w);
-	w->listeners = xcalloc(binds->n ? binds->n : 1,
-	    sizeof(*w->listeners));
-	w->ports = xcalloc(binds->n ? binds->n : 1, sizeof(*w->ports));
-	for (size_t i = 0; i < binds->n; i++) {
-		w->listeners[i] = worker_listen(w, binds->v[i],
-		    ports != NULL ? ports[i] : 0, &w->ports[i]);
-		if (w->listeners[i] == NULL)
-			goto fail;
-		w->nlisteners++;
-	}
+	if (worker_add_listeners(w, binds, ports, accept, arg) != 0)
+		goto fail;
 	return w;
 fail:
 	worker_free(w);
@@ -201,8 +218,9 @@ worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	worker_stop_listening(w);
+	for (size_t i = 0; i < w->nlisteners; i++)
+		free(w->listeners[i]);
 	free(w->listeners);
-	free(w->ports);
 	if (w->tasks_ev != NULL)
 		event_free(w->tasks_ev);
 	while (w->tasks != NULL) {
@@ -222,7 +240,7 @@ worker_free(struct worker *w)
 int
 worker_port(const struct worker *w, size_t i)
 {
-	return i < w->nlisteners ? w->ports[i] : 0;
+	return i < w->nlisteners ? w->listeners[i]->port : 0;
 }
 
 static void *
@@ -277,9 +295,9 @@ void
 worker_stop_listening(struct worker *w)
 {
 	for (size_t i = 0; i < w->nlisteners; i++) {
-		if (w->listeners[i] != NULL)
-			evconnlistener_free(w->listeners[i]);
-		w->listeners[i] = NULL;
+		if (w->listeners[i]->l != NULL)
+			evconnlistener_free(w->listeners[i]->l);
+		w->listeners[i]->l = NULL;
 	}
 }
 

@@ -36,7 +36,16 @@ struct worker *worker_new(int index, const struct cfg_list *binds,
     const int *ports, worker_accept_fn accept, void *arg);
 void worker_free(struct worker *w);
 
-/* The port listener i is bound to (after port 0 resolved). */
+/*
+ * worker_add_listeners(w, binds, ports, accept, arg): more listeners, as in
+ * worker_new(), whose connections go to accept with this arg (the tls_bind
+ * listeners). Before worker_start(). Returns 0, or -1 (logged).
+ */
+int worker_add_listeners(struct worker *w, const struct cfg_list *binds,
+    const int *ports, worker_accept_fn accept, void *arg);
+
+/* The port listener i is bound to (after port 0 resolved); listeners are
+ * numbered in the order they were added, worker_new()'s first. */
 int worker_port(const struct worker *w, size_t i);
 
 int worker_start(struct worker *w);   /* spawn the thread */

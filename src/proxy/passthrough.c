@@ -25,6 +25,8 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "metrics/registry.h"
+#include "net/sockopt.h"
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
@@ -63,12 +65,56 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Hand a verdict to the store thread (never waits; a full queue is
- * counted and reported by the store). */
+/* Add to a double kept as its bits; this thread is the only writer. */
 static void
-book_share(struct session *s, const struct acct_worker *a, bool accepted,
+stat_add_double(_Atomic uint64_t *bits, double v)
+{
+	uint64_t u = atomic_load_explicit(bits, memory_order_relaxed);
+	double d;
+
+	memcpy(&d, &u, sizeof(d));
+	d += v;
+	memcpy(&u, &d, sizeof(u));
+	atomic_store_explicit(bits, u, memory_order_relaxed);
+}
+
+/*
+ * One verdict on a share of worker w (NULL: a worker the session never
+ * authorized): the in-memory books, the metrics, and the store thread
+ * (never waits; a full queue is counted and reported by the store).
+ */
+static void
+book_share(struct session *s, struct session_worker *w, bool accepted,
     enum acct_reject why, double diff)
 {
+	struct acct_worker *a = w != NULL ? w->acct : NULL;
+
+	s->last_share = (int64_t)time(NULL);
+	if (accepted) {
+		STAT_INC(s->t, shares_accepted);
+		if (a != NULL)
+			acct_accept(s->t->acct, a, diff);
+	} else {
+		STAT_INC(s->t, shares_rejected);
+		acct_reject(s->t->acct, a, why, diff);
+	}
+	if (s->pool >= 0 && s->t->pools != NULL) {
+		struct proxy_pool_stats *ps = &s->t->pools[s->pool];
+
+		if (accepted) {
+			POOL_INC(s->t, s->pool, accepted);
+			stat_add_double(&ps->accepted_diff, diff);
+		} else {
+			POOL_INC(s->t, s->pool, rejected[why]);
+			stat_add_double(&ps->rejected_diff, diff);
+		}
+	}
+	if (w != NULL && w->m_accepted != NULL) {
+		metrics_counter_add(accepted ? w->m_accepted : w->m_rejected,
+		    1);
+		if (accepted)
+			metrics_counter_add_double(w->m_diff, diff);
+	}
 	if (a == NULL || s->t->ring == NULL)
 		return;
 	store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
@@ -176,6 +222,7 @@ up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
 	id = json_integer(p->up_id);
 	msg_send_request(bufferevent_get_output(s->up), id, method, params);
 	json_decref(id);
+	STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(method));
 	return p;
 }
 
@@ -196,6 +243,7 @@ relay_response(struct session *s, const json_t *miner_id, json_t *result,
 		return -1;
 	msg_send(bufferevent_get_output(s->down), m);
 	json_decref(m);
+	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
 }
 
@@ -261,8 +309,9 @@ static int
 miner_subscribe(struct session *s, struct msg *m)
 {
 	json_decref(s->subscribe_params);
-	s->subscribe_params = json_deep_copy(m->params != NULL ? m->params :
-	    json_array());
+	/* A subscribe without params must not leak the empty array. */
+	s->subscribe_params = m->params != NULL ? json_deep_copy(m->params) :
+	    json_array();
 	if (up_request(s, PEND_SUBSCRIBE, m->id, "mining.subscribe",
 	    json_incref(s->subscribe_params)) == NULL)
 		return session_send_error(s, m->id, MSG_ERR_OTHER,
@@ -376,6 +425,7 @@ miner_submit(struct session *s, struct msg *m)
 	}
 	p->worker = i;
 	p->diff = job_difficulty(s, job);
+	p->sent_us = proxy_mono_us();
 	s->submits_pending++;
 	return 0;
 }
@@ -389,6 +439,7 @@ miner_forward(struct session *s, struct msg *m)
 	if (m->kind == MSG_NOTIFICATION) {
 		msg_send_request(bufferevent_get_output(s->up), NULL,
 		    m->method, params);
+		STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(m->method));
 		return 0;
 	}
 	if (up_request(s, PEND_FORWARD, m->id, m->method, params) == NULL) {
@@ -480,8 +531,19 @@ miner_request(struct session *s, struct msg *m, const char *line, size_t len)
 	return miner_forward(s, m);
 }
 
+static int miner_line(struct session *s, char *line, size_t len,
+    bool fresh);
+
 int
 passthrough_miner_line(struct session *s, char *line, size_t len)
+{
+	return miner_line(s, line, len, true);
+}
+
+/* A line from the miner: fresh, or queued while the pool connected (then
+ * already counted). */
+static int
+miner_line(struct session *s, char *line, size_t len, bool fresh)
 {
 	char err[200];
 	struct msg m;
@@ -499,10 +561,14 @@ passthrough_miner_line(struct session *s, char *line, size_t len)
 			return -1;
 		if (++s->bad_lines > MINER_BAD_LINES_MAX) {
 			session_close_after_flush(s, "too many bad lines");
+			guard_violation(s, SECURITY_V_BAD_INPUT);
 			return -1;
 		}
 		return 0;
 	}
+	if (fresh)
+		STAT_MSG(s->t, PROXY_DIR_FROM_MINER, m.kind == MSG_RESPONSE ?
+		    MSG_M_RESPONSE : msg_method_id(m.method));
 	if (m.kind == MSG_RESPONSE) {
 		/* Loka sends the miner no requests that need an answer. */
 		msg_clear(&m);
@@ -620,6 +686,7 @@ on_authorized(struct session *s, int worker, json_t *result, bool replay)
 			    "%s after reconnecting", session_pool(s)->name,
 			    w->pool_name);
 		w->authorized = false;
+		guard_auth_failed(s, replay);
 		return;
 	}
 	if (identity_rewrite(w->login, session_pool(s)->sep1,
@@ -632,6 +699,8 @@ on_authorized(struct session *s, int worker, json_t *result, bool replay)
 		return;
 	}
 	w->authorized = true;
+	proxy_metrics_worker(s->t->proxy, w, session_pool(s)->name, id.user,
+	    id.worker);
 	if (s->t->ring != NULL)
 		store_post_seen(s->t->ring, session_pool(s)->name, id.user,
 		    id.worker, wall_ms());
@@ -643,30 +712,26 @@ on_authorized(struct session *s, int worker, json_t *result, bool replay)
 }
 
 static void
-on_submit_verdict(struct session *s, int worker, double diff, json_t *result,
-    json_t *error)
+on_submit_verdict(struct session *s, int worker, double diff,
+    int64_t sent_us, json_t *result, json_t *error)
 {
 	struct session_worker *w = worker >= 0 &&
 	    (size_t)worker < s->nworkers ? &s->workers[worker] : NULL;
-	struct acct_worker *a = w != NULL ? w->acct : NULL;
+	struct proxy *p = s->t->proxy;
 
 	if (s->submits_pending > 0)
 		s->submits_pending--;
+	if (p->submit_rtt != NULL && s->pool >= 0 && sent_us > 0)
+		metrics_histogram_observe(p->submit_rtt[s->pool],
+		    (double)(proxy_mono_us() - sent_us) / 1e6);
 	if (json_is_true(result) && error == NULL) {
-		STAT_INC(s->t, shares_accepted);
-		if (a != NULL)
-			acct_accept(s->t->acct, a, diff);
-		book_share(s, a, true, ACCT_REJ_MAX, diff);
+		book_share(s, w, true, ACCT_REJ_MAX, diff);
 	} else {
 		int code;
 		const char *message;
-		enum acct_reject why;
 
 		error_parts(error, &code, &message);
-		why = acct_reason(code, message);
-		STAT_INC(s->t, shares_rejected);
-		acct_reject(s->t->acct, a, why, diff);
-		book_share(s, a, false, why, diff);
+		book_share(s, w, false, acct_reason(code, message), diff);
 	}
 }
 
@@ -710,7 +775,8 @@ up_response(struct session *s, struct msg *m)
 		relay_response(s, p.miner_id, m->result, m->error);
 		break;
 	case PEND_SUBMIT:
-		on_submit_verdict(s, p.worker, p.diff, m->result, m->error);
+		on_submit_verdict(s, p.worker, p.diff, p.sent_us, m->result,
+		    m->error);
 		if (relay_response(s, p.miner_id, m->result, m->error) == 0)
 			session_drain_check(s);
 		break;
@@ -745,10 +811,13 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 
 		if (job != NULL)
 			job_remember(s, job);
+		POOL_INC(s->t, s->pool, notifies);
+		STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_NOTIFY);
 		session_send_raw(s, line, len);
 	} else if (strcmp(method, "mining.set_difficulty") == 0) {
 		if (msg_param_double(m, 0, &d) == 0 && d > 0)
 			s->difficulty = d;
+		STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_SET_DIFFICULTY);
 		session_send_raw(s, line, len);
 	} else if (strcmp(method, "mining.set_extranonce") == 0) {
 		const char *en1 = msg_param_str(m, 0);
@@ -759,9 +828,11 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 		free(s->extranonce1);
 		s->extranonce1 = xstrdup(en1);
 		s->extranonce2_size = (int)json_integer_value(size);
-		if (s->extranonce_subscribed)
+		if (s->extranonce_subscribed) {
+			STAT_MSG(s->t, PROXY_DIR_TO_MINER,
+			    MSG_M_SET_EXTRANONCE);
 			session_send_raw(s, line, len);
-		else
+		} else
 			session_close_after_flush(s, "pool changed the "
 			    "extranonce of a miner that cannot take it");
 	} else if (strcmp(method, "mining.set_version_mask") == 0) {
@@ -770,10 +841,13 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 		s->granted_mask = parse_mask(msg_param_str(m, 0)) &
 		    s->requested_mask;
 		snprintf(hex, sizeof(hex), "%08x", s->granted_mask);
-		if (s->version_rolling)
+		if (s->version_rolling) {
 			msg_send_request(bufferevent_get_output(s->down), NULL,
 			    "mining.set_version_mask",
 			    json_pack("[s]", hex));
+			STAT_MSG(s->t, PROXY_DIR_TO_MINER,
+			    MSG_M_SET_VERSION_MASK);
+		}
 		session_check_output(s);
 	} else if (strcmp(method, "client.reconnect") == 0) {
 		double wait = 0;
@@ -790,18 +864,21 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 
 		log_sinfo("stratum", s->id, "pool %s says: %s",
 		    session_pool(s)->name, text != NULL ? text : "");
+	} else if (m->id == NULL) {
+		/* another notification: nothing to answer */
 	} else if (strcmp(method, "client.get_version") == 0) {
-		if (m->id != NULL)
-			msg_send_result(bufferevent_get_output(s->up), m->id,
-			    json_string("loka-stratum/" LOKA_VERSION));
+		msg_send_result(bufferevent_get_output(s->up), m->id,
+		    json_string("loka-stratum/" LOKA_VERSION));
+		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
 	} else if (strcmp(method, "mining.ping") == 0 ||
 	    strcmp(method, "client.ping") == 0) {
-		if (m->id != NULL)
-			msg_send_result(bufferevent_get_output(s->up), m->id,
-			    json_string("pong"));
-	} else if (m->id != NULL) {
+		msg_send_result(bufferevent_get_output(s->up), m->id,
+		    json_string("pong"));
+		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
+	} else {
 		msg_send_error(bufferevent_get_output(s->up), m->id,
 		    MSG_ERR_METHOD_NOT_FOUND, "Method not found");
+		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
 	}
 }
 
@@ -824,6 +901,7 @@ up_on_read(struct bufferevent *bev, void *arg)
 		if (rc == 0)
 			return;
 		if (rc < 0) {
+			STAT_INC(s->t, pool_bad_lines);
 			log_swarnx("stratum", s->id, "pool %s sent a line over "
 			    "%d bytes; reconnecting", session_pool(s)->name,
 			    UP_LINE_MAX);
@@ -833,12 +911,16 @@ up_on_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (len > 0 && msg_parse(line, len, &m, err, sizeof(err)) == 0) {
+			STAT_MSG(s->t, PROXY_DIR_FROM_POOL,
+			    msg_method_id(m.kind == MSG_RESPONSE ? NULL :
+			    m.method));
 			if (m.kind == MSG_RESPONSE)
 				up_response(s, &m);
 			else
 				up_request_in(s, &m, line, len);
 			msg_clear(&m);
 		} else if (len > 0) {
+			STAT_INC(s->t, pool_bad_lines);
 			log_sdebug("stratum", s->id, "bad line from pool: %s",
 			    err);
 		}
@@ -867,10 +949,7 @@ up_fail_pending(struct session *s)
 
 			if (s->submits_pending > 0)
 				s->submits_pending--;
-			acct_reject(s->t->acct, w != NULL ? w->acct : NULL,
-			    ACCT_REJ_OTHER, p->diff);
-			book_share(s, w != NULL ? w->acct : NULL, false,
-			    ACCT_REJ_OTHER, p->diff);
+			book_share(s, w, false, ACCT_REJ_OTHER, p->diff);
 		}
 		if (p->miner_id != NULL && s->down != NULL)
 			msg_send_error(bufferevent_get_output(s->down),
@@ -883,6 +962,9 @@ up_fail_pending(struct session *s)
 void
 passthrough_release(struct session *s)
 {
+	if (s->up_state == UP_READY && s->pool >= 0)
+		atomic_fetch_sub_explicit(&s->t->pools[s->pool].ready, 1,
+		    memory_order_relaxed);
 	if (s->up != NULL)
 		bufferevent_free(s->up);
 	s->up = NULL;
@@ -956,6 +1038,8 @@ up_schedule_reconnect(struct session *s, int64_t delay_ms)
 	tv.tv_usec = (delay_ms % 1000) * 1000;
 	s->up_state = UP_BACKOFF;
 	STAT_INC(s->t, upstream_reconnects);
+	if (s->pool >= 0)
+		POOL_INC(s->t, s->pool, reconnects);
 	evtimer_add(s->up_timer, &tv);
 }
 
@@ -997,7 +1081,7 @@ up_drain_backlog(struct session *s)
 		if (msg_read_line(s->backlog, UP_LINE_MAX, &line, &len) != 1)
 			break;
 		s->backlog_lines--;
-		if (passthrough_miner_line(s, line, len) < 0) {
+		if (miner_line(s, line, len, false) < 0) {
 			free(line);
 			return;
 		}
@@ -1012,6 +1096,7 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 	struct proxy *p = s->t->proxy;
 	bool was_ready = s->up_state == UP_READY;
 	const char *pool = session_pool(s)->name;
+	char why[256];
 
 	if (what & BEV_EVENT_CONNECTED) {
 		evutil_socket_t fd = bufferevent_getfd(bev);
@@ -1019,10 +1104,12 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 		bool resumed = s->subscribed;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		sockopt_keepalive(fd);
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		router_success(p->router, s->pool);
 		s->up_state = UP_READY;
+		atomic_fetch_add_explicit(&s->t->pools[s->pool].ready, 1,
+		    memory_order_relaxed);
 		s->up_attempts = 0;
 		log_sdebug("stratum", s->id, "connected to pool %s", pool);
 		if (resumed)
@@ -1032,10 +1119,11 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (!was_ready) {
 		STAT_INC(s->t, upstream_failures);
+		POOL_INC(s->t, s->pool, failures);
 		router_failure(p->router, s->pool, proxy_now_ms());
 		log_sinfo("stratum", s->id, "cannot connect to pool %s: %s",
-		    pool, (what & BEV_EVENT_TIMEOUT) ? "timed out" :
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		    pool, proxy_tls_connect_error(bev, what, why,
+		    sizeof(why)));
 	} else {
 		log_sinfo("stratum", s->id, "pool %s closed the connection%s",
 		    pool, s->subscribed ? "; reconnecting" : "");
@@ -1076,20 +1164,21 @@ passthrough_connect(struct session *s)
 		return;
 	}
 	pool = session_pool(s);
-	s->up = bufferevent_socket_new(worker_base(s->t->worker), -1,
-	    BEV_OPT_CLOSE_ON_FREE);
+	s->up = proxy_tls_upstream(s, pool);
 	if (s->up == NULL) {
 		session_drop(s, "out of resources");
 		return;
 	}
 	bufferevent_setcb(s->up, up_on_read, NULL, up_on_event, s);
-	/* The write timeout bounds the connect itself. */
+	/* The write timeout bounds the connect itself (and the read timeout
+	 * a TLS handshake). */
 	tv.tv_sec = pool->connect_timeout_ms / 1000;
 	tv.tv_usec = (pool->connect_timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(s->up, NULL, &tv);
+	bufferevent_set_timeouts(s->up, pool->tls ? &tv : NULL, &tv);
 	bufferevent_enable(s->up, EV_READ | EV_WRITE);
 	s->up_state = UP_CONNECTING;
 	STAT_INC(s->t, upstream_connects);
+	POOL_INC(s->t, s->pool, connects);
 	if (bufferevent_socket_connect_hostname(s->up, worker_dns(s->t->worker),
 	    AF_UNSPEC, pool->host, pool->port) != 0) {
 		/* The event callback has run (or will); it handles failure. */

@@ -7,7 +7,8 @@
  * [server] shutdown_timeout) for the pool's verdict on submits in flight,
  * closes its sessions and ends; the main thread joins them, lets the
  * store thread write what it holds, and logs the share accounting. SIGHUP
- * is logged (reload comes later).
+ * reloads the TLS certificates (proxy_tls.c); other settings are read at
+ * start only.
  */
 #include "proxy/proxy.h"
 
@@ -22,14 +23,21 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "net/tls.h"
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "api/api.h"
 #include "metrics/registry.h"
+#include "security/privdrop.h"
+#include "security/security.h"
+#include "store/db.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+
+/* Seconds between samples of the hashrate estimate. */
+#define PROXY_SAMPLE_S 5
 
 /* Workers listed one by one in the final accounting; more are summed. */
 #define PROXY_LOG_WORKERS_MAX 1000
@@ -105,6 +113,17 @@ proxy_on_stats(evutil_socket_t fd, short what, void *arg)
 	ps->rejected = rej;
 }
 
+/* A sample for the hashrate estimate. */
+static void
+proxy_on_sample(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_signals *ps = arg;
+
+	(void)fd;
+	(void)what;
+	proxy_metrics_sample(ps->p);
+}
+
 static void
 proxy_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -112,8 +131,10 @@ proxy_on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_info("main", "SIGHUP received; configuration reload is not "
-		    "available yet, carrying on");
+		/* New handshakes get the new certificates; sessions stay. */
+		log_info("main", "SIGHUP received: reloading TLS certificates "
+		    "(other settings are read at start only)");
+		tls_server_reload_all();
 		return;
 	}
 	ps->signal = (int)sig;
@@ -127,11 +148,15 @@ proxy_wait_signal(struct proxy *p)
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct proxy_signals ps = { event_base_new(), 0, p, 0, 0 };
 	struct event *ev[3] = { NULL, NULL, NULL };
-	struct event *stats = NULL;
+	struct event *stats = NULL, *sample = NULL;
 	int64_t ms = p->cfg->logging.stats_interval_ms;
+	struct timeval every = { PROXY_SAMPLE_S, 0 };
 
 	if (ps.base == NULL)
 		return -1;
+	sample = event_new(ps.base, -1, EV_PERSIST, proxy_on_sample, &ps);
+	if (sample != NULL)
+		event_add(sample, &every);
 	if (ms > 0) {
 		struct timeval tv = { (time_t)(ms / 1000),
 		    (suseconds_t)(ms % 1000) * 1000 };
@@ -146,6 +171,8 @@ proxy_wait_signal(struct proxy *p)
 			evsignal_add(ev[i], NULL);
 	}
 	event_base_dispatch(ps.base);
+	if (sample != NULL)
+		event_free(sample);
 	if (stats != NULL)
 		event_free(stats);
 	for (size_t i = 0; i < 3; i++)
@@ -270,6 +297,7 @@ proxy_free(struct proxy *p)
 			if (p->workers[i] != NULL)
 				session_thread_fini(p->threads[i]);
 			acct_table_free(p->threads[i]->acct);
+			free(p->threads[i]->pools);
 			free(p->threads[i]);
 		}
 		worker_free(p->workers[i]);
@@ -277,7 +305,10 @@ proxy_free(struct proxy *p)
 	free(p->workers);
 	free(p->threads);
 	cidr_set_free(&p->trusted);
+	security_free(p->security);
+	db_close(p->api_db);
 	router_free(p->router);
+	proxy_tls_free(p);
 	store_free(p->store);
 }
 
@@ -286,10 +317,11 @@ proxy_run(const struct cfg *c)
 {
 	struct proxy p;
 	char err[256];
-	int *ports = NULL;
+	int *ports = NULL, *tls_ports = NULL;
 	char *instance = NULL;
 	struct metrics_registry *reg = NULL;
 	struct api *api = NULL;
+	struct privdrop pd;
 	int rc = 1, sig;
 	size_t started = 0;
 
@@ -304,6 +336,7 @@ proxy_run(const struct cfg *c)
 	signal(SIGPIPE, SIG_IGN);
 	proxy_raise_nofile(c);
 	p.cfg = c;
+	p.started_at = (int64_t)time(NULL);
 	p.router = router_new(c);
 	if (cidr_set_parse(&p.trusted,
 	    (const char *const *)c->server.trusted_proxies.v,
@@ -311,6 +344,15 @@ proxy_run(const struct cfg *c)
 		log_errorx("main", "[server] trusted_proxies: %s", err);
 		goto out;
 	}
+	p.security = security_new(c, guard_on_ban, &p, err, sizeof(err));
+	if (p.security == NULL ||
+	    privdrop_prepare(c->server.user, c->server.group, &pd, err,
+	    sizeof(err)) != 0) {
+		log_errorx("main", "%s", err);
+		goto out;
+	}
+	if (proxy_tls_init(&p) != 0)
+		goto out;
 	p.nworkers = proxy_thread_count(c);
 	p.workers = xcalloc(p.nworkers, sizeof(*p.workers));
 	p.threads = xcalloc(p.nworkers, sizeof(*p.threads));
@@ -320,20 +362,34 @@ proxy_run(const struct cfg *c)
 		p.threads[i] = t;
 		t->proxy = &p;
 		t->acct = acct_table_new(c->npools);
+		t->pools = xcalloc(c->npools > 0 ? c->npools : 1,
+		    sizeof(*t->pools));
 		p.workers[i] = worker_new((int)i, &c->server.bind, ports,
-		    session_accept, &p);
+		    session_accept, NULL);
 		if (p.workers[i] == NULL)
 			goto out;
 		t->worker = p.workers[i];
 		worker_set_data(t->worker, t);
 		session_thread_init(t);
+		/* tls_bind: the same accept, told by its arg (p.tls). */
+		if (worker_add_listeners(t->worker, &c->server.tls_bind,
+		    tls_ports, session_accept, p.tls) != 0)
+			goto out;
 		if (ports == NULL) {
 			/* Every thread listens on the ports the first got. */
 			ports = xcalloc(c->server.bind.n, sizeof(*ports));
 			for (size_t b = 0; b < c->server.bind.n; b++)
 				ports[b] = worker_port(p.workers[0], b);
+			tls_ports = xcalloc(c->server.tls_bind.n > 0 ?
+			    c->server.tls_bind.n : 1, sizeof(*tls_ports));
+			for (size_t b = 0; b < c->server.tls_bind.n; b++)
+				tls_ports[b] = worker_port(p.workers[0],
+				    c->server.bind.n + b);
 		}
 	}
+	/* Listeners bound: give up root before any file is written. */
+	if (privdrop_apply(&pd) != 0)
+		goto out;
 	instance = proxy_instance(c);
 	p.store = store_new(c, p.nworkers, instance, err, sizeof(err));
 	if (p.store == NULL) {
@@ -342,21 +398,31 @@ proxy_run(const struct cfg *c)
 	}
 	for (size_t i = 0; i < p.nworkers; i++)
 		p.threads[i]->ring = store_ring(p.store, i);
+	/* Metrics first: the store observes its commits in a histogram. */
+	if (c->metrics.enabled) {
+		reg = metrics_registry_new();
+		proxy_metrics_register(&p, reg);
+		security_metrics_register(p.security, reg);
+	}
 	if (store_start(p.store) != 0)
 		goto out;
 	log_info("store", "books in %s as instance \"%s\"; journal in %s",
 	    db_kind_label(c->database.url), instance,
 	    c->database.spool_path);
 	if (c->metrics.enabled) {
-		reg = metrics_registry_new();
-		proxy_metrics_register(&p, reg);
-		api = api_start(c, reg, proxy_health, &p);
+		api = api_start(c, reg, proxy_health, proxy_api, &p);
 		if (api == NULL)
 			goto out;
 	}
 	for (size_t b = 0; b < c->server.bind.n; b++)
 		log_info("main", "listening for miners on %s (port %d), %zu "
 		    "threads", c->server.bind.v[b], ports[b], p.nworkers);
+	for (size_t b = 0; b < c->server.tls_bind.n; b++)
+		log_info("main", "listening for TLS miners on %s (port %d)",
+		    c->server.tls_bind.v[b], tls_ports[b]);
+	if (c->server.tls_detect)
+		log_info("main", "TLS handshakes on the plain ports are "
+		    "accepted (tls_detect)");
 	for (started = 0; started < p.nworkers; started++)
 		if (worker_start(p.workers[started]) != 0)
 			break;
@@ -381,8 +447,10 @@ proxy_run(const struct cfg *c)
 out:
 	api_stop(api);
 	metrics_registry_free(reg);
+	proxy_metrics_free(&p);
 	free(instance);
 	free(ports);
+	free(tls_ports);
 	proxy_free(&p);
 	return rc;
 }

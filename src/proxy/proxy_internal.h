@@ -21,15 +21,30 @@
 #include "api/api.h"
 #include "net/cidr.h"
 #include "proxy/accounting.h"
+#include "proxy/guard.h"
+#include "stratum/msg.h"
 
 struct bufferevent;
 struct cfg;
+struct db;
 struct event;
 struct evbuffer;
 struct router;
 struct store;
 struct store_ring;
 struct worker;
+struct tls_client;
+struct tls_server;
+struct cfg_pool;
+
+/* Which way a Stratum message went, for loka_messages_total. */
+enum proxy_dir {
+	PROXY_DIR_FROM_MINER = 0,
+	PROXY_DIR_TO_MINER,
+	PROXY_DIR_FROM_POOL,
+	PROXY_DIR_TO_POOL,
+	PROXY_DIR_MAX
+};
 
 /* Per-thread counters; relaxed atomics so other threads may read them. */
 struct proxy_stats {
@@ -53,21 +68,53 @@ struct proxy_stats {
 	_Atomic uint64_t submits;
 	_Atomic uint64_t shares_accepted; /* pool verdicts */
 	_Atomic uint64_t shares_rejected;
+	_Atomic uint64_t pool_bad_lines;  /* unparsable or oversize from pools */
+	_Atomic uint64_t messages[PROXY_DIR_MAX][MSG_M_MAX];
+};
+
+/* Per thread and per configured pool. The owning thread is the only
+ * writer; difficulty sums are doubles stored as their bits. */
+struct proxy_pool_stats {
+	_Atomic uint64_t accepted;
+	_Atomic uint64_t rejected[ACCT_REJ_MAX];
+	_Atomic uint64_t accepted_diff; /* double bits */
+	_Atomic uint64_t rejected_diff; /* double bits */
+	_Atomic uint64_t notifies;
+	_Atomic uint64_t connects;
+	_Atomic uint64_t failures;
+	_Atomic uint64_t reconnects;
+	_Atomic int64_t ready;          /* upstream connections open now */
 };
 
 #define STAT_INC(t, f) atomic_fetch_add_explicit(&(t)->stats.f, 1, \
 	memory_order_relaxed)
+#define STAT_MSG(t, dir, m) atomic_fetch_add_explicit( \
+	&(t)->stats.messages[dir][m], 1, memory_order_relaxed)
+#define POOL_INC(t, pool, f) atomic_fetch_add_explicit( \
+	&(t)->pools[pool].f, 1, memory_order_relaxed)
 
 struct proxy {
 	const struct cfg *cfg;
 	struct router *router;
 	struct store *store;           /* the books' write path */
 	struct cidr_set trusted;       /* trusted_proxies */
+	struct security *security;     /* bans, limits (src/security/);
+	                                * NULL: none (unit tests) */
 	atomic_int active;             /* open miner connections */
 	_Atomic uint64_t next_session; /* session ids, from 1 */
 	struct worker **workers;
 	struct proxy_thread **threads;
 	size_t nworkers;
+	struct tls_server *tls;        /* miners' TLS (proxy_tls.c); NULL: off */
+	struct tls_client **pool_tls;  /* per pool; NULL for stratum+tcp */
+	/* Metrics the share path updates itself (proxy_metrics.c); NULL
+	 * when [metrics] is disabled. */
+	struct metrics_series **submit_rtt;   /* per pool, seconds */
+	struct metrics_family *worker_shares; /* [metrics] per_worker */
+	struct metrics_family *worker_diff;
+	struct proxy_rates *rates;            /* hashrate estimate */
+	int64_t started_at;                   /* unix seconds */
+	struct db *api_db;                    /* the API thread's own */
 };
 
 enum session_state {
@@ -105,6 +152,7 @@ struct pending {
 	json_t *miner_id;    /* the miner's id (a reference), NULL for Loka's */
 	int worker;          /* index into session workers, or -1 */
 	double diff;         /* difficulty in force for a submit's job */
+	int64_t sent_us;     /* monotonic, when sent: submit round trip */
 };
 
 /* A worker the miner authorized on this session. */
@@ -113,6 +161,8 @@ struct session_worker {
 	char *pool_name;    /* as the current pool sees it */
 	char *password;     /* the miner's; never logged */
 	struct acct_worker *acct; /* NULL until the pool said yes */
+	/* [metrics] per_worker series; NULL when off */
+	struct metrics_series *m_accepted, *m_rejected, *m_diff;
 	bool authorized;
 };
 
@@ -138,11 +188,16 @@ struct session {
 	struct event *timer;     /* handshake deadline, drain, flush */
 	struct event *resume;    /* more buffered lines to handle */
 	bool counted;            /* holds a slot of proxy.active */
+	int64_t connected_at;    /* unix seconds */
+	int64_t last_share;      /* unix seconds of the last verdict; 0: none */
 	TAILQ_ENTRY(session) entry;
 
 	/* Sniffing */
 	bool proxy_header_done;
+	bool tls_port;           /* accepted on a tls_bind listener */
+	bool tls;                /* down speaks TLS (proxy_tls.c) */
 	int bad_lines;           /* malformed lines so far */
+	struct guard_state guard; /* abuse control (guard.c) */
 
 	/* Pool */
 	int pool;                /* index; -1 until chosen */
@@ -195,6 +250,7 @@ struct proxy_thread {
 	bool draining;
 	struct event *drain_timer;
 	struct proxy_stats stats;
+	struct proxy_pool_stats *pools; /* one per configured pool */
 };
 
 /* session.c */
@@ -225,8 +281,43 @@ void session_thread_fini(struct proxy_thread *t);
 /* proxy_metrics.c: the counters above as Prometheus families. */
 struct metrics_registry;
 void proxy_metrics_register(struct proxy *p, struct metrics_registry *reg);
+void proxy_metrics_free(struct proxy *p);
+/* Take a sample for the hashrate estimate (main thread, every few s). */
+void proxy_metrics_sample(struct proxy *p);
+/* Estimated hashes per second of a pool (-1: all pools), over the last
+ * few minutes. */
+double proxy_hashrate(struct proxy *p, int pool);
+/* A worker was authorized / got a verdict: its per-worker series. */
+void proxy_metrics_worker(struct proxy *p, struct session_worker *w,
+    const char *pool, const char *user, const char *worker);
+int64_t proxy_mono_us(void);
 /* The api_check_fn behind /ready, /health/pool, /health/database. */
 int proxy_health(enum api_check what, char **body, void *arg);
+/* Pool stats summed over the threads (proxy_metrics.c). */
+uint64_t proxy_pool_sum(const struct proxy *p, int pool, size_t off);
+double proxy_pool_sum_double(const struct proxy *p, int pool, size_t off);
+
+/* proxy_api.c: the api_handler_fn behind /api/v1/. */
+int proxy_api(const struct api_request *req, json_t **out, void *arg);
+
+/* proxy_tls.c: miners over TLS, pools over TLS. */
+/* The miners' server context and the pools' client contexts, from the
+ * configuration (main thread, before the workers). -1: logged. */
+int proxy_tls_init(struct proxy *p);
+void proxy_tls_free(struct proxy *p);
+/*
+ * The first bytes of a session are kind (an enum sniff_kind): a ClientHello
+ * on a TLS port (or with tls_detect) starts TLS. Returns 0 when the session
+ * goes on as before, 1 when it became TLS (decrypted bytes come next), -1
+ * when it was refused (plain text on a TLS port) or dropped.
+ */
+int proxy_tls_sniff(struct session *s, int kind);
+/* A new bufferevent for the session's pool: TLS or plain. NULL: failed. */
+struct bufferevent *proxy_tls_upstream(struct session *s,
+    const struct cfg_pool *pool);
+/* Why connecting to a pool failed, for the log line (TLS or socket). */
+const char *proxy_tls_connect_error(struct bufferevent *bev, short what,
+    char *buf, size_t size);
 
 /* passthrough.c */
 /* Handle one complete line from the miner. -1: the session was closed. */

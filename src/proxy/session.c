@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "net/sniff.h"
+#include "net/sockopt.h"
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
@@ -53,6 +54,15 @@ proxy_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+proxy_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static struct timeval
@@ -125,6 +135,7 @@ session_drop(struct session *s, const char *why)
 		    why);
 	s->state = SESSION_CLOSING;
 	passthrough_free(s);
+	guard_session_fini(s);
 	if (s->down != NULL)
 		bufferevent_free(s->down);
 	s->down = NULL;
@@ -182,6 +193,10 @@ session_on_timer(evutil_socket_t fd, short what, void *arg)
 		STAT_INC(s->t, handshake_timeouts);
 		log_sinfo("session", s->id, "%s: no subscribe and authorize "
 		    "within connection_timeout; closing", s->peer_str);
+		/* Only a peer that never spoke: a slow pool must not get
+		 * miners banned. */
+		if (s->state == SESSION_SNIFF)
+			guard_violation(s, SECURITY_V_HANDSHAKE_TIMEOUT);
 		session_drop(s, "handshake timeout");
 		break;
 	case SESSION_DRAINING:
@@ -252,6 +267,7 @@ session_send_error(struct session *s, const json_t *id, int code,
 	if (s->down == NULL)
 		return -1;
 	msg_send_error(bufferevent_get_output(s->down), id, code, message);
+	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
 }
 
@@ -263,6 +279,7 @@ session_send_result(struct session *s, const json_t *id, json_t *res)
 		return -1;
 	}
 	msg_send_result(bufferevent_get_output(s->down), id, res);
+	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
 }
 
@@ -315,6 +332,8 @@ session_tunnel(struct session *s, const struct sniff_connect *c)
 		    "with %d", s->peer_str, c->name, c->name[0] ? " " : "",
 		    c->host, c->port, code);
 		session_close_after_flush(s, "tunnel refused");
+		if (code == 404) /* open-proxy scanners probe targets */
+			guard_violation(s, SECURITY_V_PROTOCOL);
 		return -1;
 	}
 	STAT_INC(s->t, tunnels);
@@ -353,6 +372,10 @@ session_sniff(struct session *s)
 		struct sniff_connect cn;
 		int n;
 
+		/* TLS ports, and TLS on plain ports (proxy_tls.c). */
+		n = proxy_tls_sniff(s, kind);
+		if (n != 0)
+			return n > 0 ? 0 : -1;
 		switch (kind) {
 		case SNIFF_NEED_MORE:
 			return 0;
@@ -369,6 +392,7 @@ session_sniff(struct session *s)
 				    "from a peer not in trusted_proxies; "
 				    "closing", s->peer_str);
 				session_drop(s, "untrusted PROXY header");
+				guard_violation(s, SECURITY_V_UNTRUSTED_PROXY);
 				return -1;
 			}
 			n = kind == SNIFF_PROXY_V1 ?
@@ -379,6 +403,7 @@ session_sniff(struct session *s)
 			if (n < 0) {
 				STAT_INC(s->t, refused_proxy);
 				session_drop(s, "malformed PROXY header");
+				guard_violation(s, SECURITY_V_PROTOCOL);
 				return -1;
 			}
 			evbuffer_drain(in, (size_t)n);
@@ -391,6 +416,8 @@ session_sniff(struct session *s)
 				format_peer(s);
 				log_sdebug("session", s->id, "%s is %s (PROXY "
 				    "header)", was, s->peer_str);
+				if (guard_peer_changed(s) != 0)
+					return -1;
 			}
 			continue;
 		case SNIFF_HTTP_CONNECT:
@@ -401,6 +428,7 @@ session_sniff(struct session *s)
 				STAT_INC(s->t, tunnel_refused);
 				session_refuse(s, sniff_http_status(400),
 				    "malformed CONNECT");
+				guard_violation(s, SECURITY_V_PROTOCOL);
 				return -1;
 			}
 			evbuffer_drain(in, (size_t)n);
@@ -413,6 +441,7 @@ session_sniff(struct session *s)
 			STAT_INC(s->t, http_rejected);
 			session_refuse(s, sniff_http_not_stratum(),
 			    "plain HTTP");
+			guard_violation(s, SECURITY_V_PROTOCOL);
 			return -1;
 		case SNIFF_TLS:
 		case SNIFF_UNKNOWN:
@@ -423,6 +452,7 @@ session_sniff(struct session *s)
 			    "(JSON-RPC) port");
 			session_close_after_flush(s, kind == SNIFF_TLS ?
 			    "TLS on a plain port" : "unknown protocol");
+			guard_violation(s, SECURITY_V_PROTOCOL);
 			return -1;
 		}
 	}
@@ -445,8 +475,11 @@ session_read_lines(struct session *s)
 			return;
 		rc = msg_read_line(bufferevent_get_input(s->down), max, &line,
 		    &len);
-		if (rc == 0)
+		if (rc == 0) {
+			guard_partial(s, evbuffer_get_length(
+			    bufferevent_get_input(s->down)) > 0);
 			return;
+		}
 		if (rc < 0) {
 			STAT_INC(s->t, line_too_long);
 			log_sinfo("session", s->id, "%s: line longer than %zu "
@@ -454,9 +487,12 @@ session_read_lines(struct session *s)
 			msg_send_error(bufferevent_get_output(s->down), NULL,
 			    MSG_ERR_INVALID_REQUEST, "Line too long");
 			session_close_after_flush(s, "line too long");
+			guard_violation(s, SECURITY_V_LINE_TOO_LONG);
 			return;
 		}
-		rc = passthrough_miner_line(s, line, len);
+		rc = guard_line(s, line, len);
+		if (rc == 0)
+			rc = passthrough_miner_line(s, line, len);
 		free(line);
 		if (rc < 0)
 			return;
@@ -488,6 +524,11 @@ session_on_read(struct bufferevent *bev, void *arg)
 			    s->down)) >= SESSION_SNIFF_MAX) {
 				STAT_INC(s->t, unknown_protocol);
 				session_drop(s, "unrecognised first bytes");
+				guard_violation(s, SECURITY_V_PROTOCOL);
+			} else if (s->state == SESSION_SNIFF &&
+			    s->down != NULL) {
+				guard_partial(s, evbuffer_get_length(
+				    bufferevent_get_input(s->down)) > 0);
 			}
 			return;
 		}
@@ -540,24 +581,28 @@ session_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	struct session *s;
 	int one = 1;
 	struct timeval hs;
+	bool slot;
 
-	(void)arg;
 	STAT_INC(t, accepted);
 	if (t->draining) {
 		close(fd);
 		return;
 	}
+	if (guard_admit(t, fd, sa, &slot) != 0)
+		return;
 	if (atomic_fetch_add_explicit(&p->active, 1, memory_order_relaxed) >=
 	    p->cfg->server.max_connections) {
 		atomic_fetch_sub_explicit(&p->active, 1, memory_order_relaxed);
 		STAT_INC(t, refused_full);
+		guard_unadmit(t, sa, slot);
 		session_refuse_full(fd);
 		return;
 	}
 	/* Stratum is small request/response traffic: no Nagle delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	sockopt_keepalive(fd);
 	s = xcalloc(1, sizeof(*s));
+	s->connected_at = (int64_t)time(NULL);
 	s->id = atomic_fetch_add_explicit(&p->next_session, 1,
 	    memory_order_relaxed);
 	s->t = t;
@@ -567,13 +612,17 @@ session_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	if ((size_t)salen <= sizeof(s->peer))
 		memcpy(&s->peer, sa, (size_t)salen);
 	format_peer(s);
+	/* arg: the TLS context of a tls_bind listener, NULL for bind. */
+	s->tls_port = arg != NULL;
+	guard_session_init(s, slot);
 	TAILQ_INSERT_TAIL(&t->sessions, s, entry);
 	t->nsessions++;
 	s->down = bufferevent_socket_new(worker_base(w), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(worker_base(w), session_on_timer, s);
 	s->resume = event_new(worker_base(w), -1, 0, session_on_resume, s);
-	if (s->down == NULL || s->timer == NULL || s->resume == NULL) {
+	if (s->down == NULL || s->timer == NULL || s->resume == NULL ||
+	    s->guard.line_timer == NULL) {
 		if (s->down == NULL)
 			close(fd);
 		session_drop(s, "out of resources");

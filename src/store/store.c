@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "metrics/registry.h"
 #include "proxy/accounting.h"
 #include "store/db.h"
 #include "store/journal.h"
@@ -118,6 +119,7 @@ struct store {
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
+	struct metrics_series *batch_seconds; /* histogram, or NULL */
 
 	/* store thread only */
 	struct db *db;
@@ -132,6 +134,15 @@ struct store {
 	int64_t dropped_log_ms;
 	bool outage_logged;
 };
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t
 now_ms(void)
@@ -593,7 +604,7 @@ static int
 commit_batch(struct store *s, bool replaying)
 {
 	char err[512], seq[24], now[24];
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_us();
 	int rc;
 
 	if (s->batch.events == 0)
@@ -639,8 +650,10 @@ commit_batch(struct store *s, bool replaying)
 		atomic_fetch_add_explicit(&s->stats.replayed, s->batch.events,
 		    memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->stats.batches, 1, memory_order_relaxed);
-	atomic_store(&s->stats.last_batch_us,
-	    (uint64_t)(now_ms() - t0) * 1000);
+	t0 = mono_us() - t0;
+	atomic_store(&s->stats.last_batch_us, (uint64_t)t0);
+	if (s->batch_seconds != NULL)
+		metrics_histogram_observe(s->batch_seconds, (double)t0 / 1e6);
 	batch_clear(&s->batch);
 	journal_release(s->journal, s->applied);
 	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
@@ -927,6 +940,12 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 	batch_init(&s->batch);
 	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
 	return s;
+}
+
+void
+store_observe_batches(struct store *s, struct metrics_series *hist)
+{
+	s->batch_seconds = hist;
 }
 
 int

@@ -76,4 +76,9 @@ int store_post_seen(struct store_ring *r, const char *pool, const char *user,
 
 const struct store_stats *store_stats(const struct store *s);
 
+/* store_observe_batches(s, hist): observe each commit's duration (seconds)
+ * in this histogram series. Call before store_start(). */
+struct metrics_series;
+void store_observe_batches(struct store *s, struct metrics_series *hist);
+
 #endif

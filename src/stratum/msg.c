@@ -172,3 +172,36 @@ msg_param_double(const struct msg *m, size_t i, double *out)
 	*out = json_number_value(v);
 	return 0;
 }
+
+static const char *const msg_methods[MSG_M_MAX] = {
+	"mining.subscribe", "mining.authorize", "mining.submit",
+	"mining.configure", "mining.suggest_difficulty",
+	"mining.extranonce.subscribe", "mining.notify",
+	"mining.set_difficulty", "mining.set_extranonce",
+	"mining.set_version_mask", "client.reconnect", "client.show_message",
+	"client.get_version", "mining.ping", "response", "other",
+};
+
+enum msg_method
+msg_method_id(const char *method)
+{
+	if (method == NULL)
+		return MSG_M_RESPONSE;
+	/* Most traffic is submit and notify: try them first. */
+	if (strcmp(method, "mining.submit") == 0)
+		return MSG_M_SUBMIT;
+	if (strcmp(method, "mining.notify") == 0)
+		return MSG_M_NOTIFY;
+	for (int i = 0; i < MSG_M_RESPONSE; i++)
+		if (strcmp(method, msg_methods[i]) == 0)
+			return (enum msg_method)i;
+	if (strcmp(method, "client.ping") == 0)
+		return MSG_M_PING;
+	return MSG_M_OTHER;
+}
+
+const char *
+msg_method_label(enum msg_method m)
+{
+	return m >= 0 && m < MSG_M_MAX ? msg_methods[m] : "other";
+}

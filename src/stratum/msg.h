@@ -39,6 +39,27 @@ enum msg_kind {
 	MSG_KIND_MAX
 };
 
+/* The methods Loka tells apart (counted per method in its metrics). */
+enum msg_method {
+	MSG_M_SUBSCRIBE = 0,
+	MSG_M_AUTHORIZE,
+	MSG_M_SUBMIT,
+	MSG_M_CONFIGURE,
+	MSG_M_SUGGEST_DIFFICULTY,
+	MSG_M_EXTRANONCE_SUBSCRIBE,
+	MSG_M_NOTIFY,
+	MSG_M_SET_DIFFICULTY,
+	MSG_M_SET_EXTRANONCE,
+	MSG_M_SET_VERSION_MASK,
+	MSG_M_RECONNECT,
+	MSG_M_SHOW_MESSAGE,
+	MSG_M_GET_VERSION,
+	MSG_M_PING,
+	MSG_M_RESPONSE, /* not a method: an answer */
+	MSG_M_OTHER,    /* any other method */
+	MSG_M_MAX
+};
+
 struct msg {
 	json_t *root;   /* owned; the other pointers borrow from it */
 	enum msg_kind kind;
@@ -79,6 +100,12 @@ int msg_send_error(struct evbuffer *out, const json_t *id, int code,
  * notification ("id":null). */
 int msg_send_request(struct evbuffer *out, const json_t *id,
     const char *method, json_t *params);
+
+/* msg_method_id(method): the method's enum value; NULL is
+ * MSG_M_RESPONSE, an unknown name MSG_M_OTHER. msg_method_label(): its
+ * name as a metric label ("mining.submit", "response", "other"). */
+enum msg_method msg_method_id(const char *method);
+const char *msg_method_label(enum msg_method m);
 
 /* Parameter helpers: the string / number at index i of params, or NULL /
  * -1 when absent or of another type. */

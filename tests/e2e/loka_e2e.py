@@ -133,6 +133,11 @@ class Loka:
             f.write(config)
         # Metrics on a free port, so tests can run side by side.
         e = {"LOKA_METRICS_BIND": "127.0.0.1:0"}
+        # Books of its own, unless the test chose them.
+        if "[database]" not in config:
+            n = len(_procs)
+            e["LOKA_DATABASE_URL"] = "sqlite://%s/books-%d.db" % (TMP, n)
+            e["LOKA_DATABASE_SPOOL_PATH"] = "%s/spool-%d" % (TMP, n)
         e.update(env or {})
         self.proc = Proc("loka", [LOKA, "start", "-c", self.config,
                                   "--bind", "127.0.0.1:0", "-v"] +

@@ -55,9 +55,51 @@ check(ms.get("version_rolled", 0) == ps.get("version_rolled_accepted"),
       "every rolled share was forwarded with its version bits",
       (ms.get("version_rolled"), ps.get("version_rolled_accepted")))
 mx = loka.metrics()
-check(mx.get('loka_shares_total{result="accepted"}') == ps["accepted"],
-      "/metrics: accepted shares == the pool's count",
-      (mx.get('loka_shares_total{result="accepted"}'), ps["accepted"]))
+acc = mx.get('loka_shares_total{pool="cli",result="accepted"}')
+check(acc == ps["accepted"], "/metrics: accepted shares == the pool's count",
+      (acc, ps["accepted"]))
+adiff = mx.get('loka_share_difficulty_total{pool="cli",result="accepted"}')
+check(adiff is not None and
+      abs(adiff - ps["accepted_difficulty"]) <= 1e-9 * max(1, adiff),
+      "/metrics: accepted difficulty == the pool's sum",
+      (adiff, ps["accepted_difficulty"]))
+check(mx.get('loka_shares_rejected_total{pool="cli",reason="stale"}') == 0,
+      "/metrics: no stale rejects")
+sub = mx.get('loka_messages_total{direction="from_miner",'
+             'method="mining.submit"}')
+check(sub == ms.get("sent"),
+      "/metrics: submits from miners == what minersim sent",
+      (sub, ms.get("sent")))
+check(mx.get('loka_messages_total{direction="to_pool",'
+             'method="mining.submit"}') == sub,
+      "/metrics: every submit forwarded to the pool")
+check(mx.get('loka_pool_submit_rtt_seconds_count{pool="cli"}') ==
+      ps["accepted"] + ps["rejected"],
+      "/metrics: a round trip observed per verdict",
+      mx.get('loka_pool_submit_rtt_seconds_count{pool="cli"}'))
+notif = mx.get('loka_messages_total{direction="to_miner",'
+               'method="mining.notify"}', 0)
+check(notif >= 10 and
+      notif == mx.get('loka_pool_notifies_total{pool="cli"}'),
+      "/metrics: every job the pool sent reached a miner",
+      (notif, mx.get('loka_pool_notifies_total{pool="cli"}')))
+hr = mx.get("loka_hashrate_hashes_per_second", 0)
+up_s = time.time() - mx.get("process_start_time_seconds", time.time())
+want = ps["accepted_difficulty"] * 2 ** 32 / max(up_s, 1)
+check(hr > 0 and 0.5 * want <= hr <= 2 * want,
+      "/metrics: hashrate estimate == accepted difficulty x 2^32 / time",
+      (hr, want))
+check(mx.get('loka_pool_hashrate_hashes_per_second{pool="cli"}', 0) > 0,
+      "/metrics: the pool's hashrate estimate")
+check(mx.get("loka_store_batch_seconds_count") ==
+      mx.get("loka_store_batches_total") and
+      mx.get("loka_store_batches_total", 0) > 0,
+      "/metrics: each database batch timed",
+      (mx.get("loka_store_batch_seconds_count"),
+       mx.get("loka_store_batches_total")))
+check(mx.get('loka_pool_up{pool="cli"}') == 1 and
+      mx.get("loka_connections_limit") == 1000,
+      "/metrics: pool up, connection limit")
 check(mx.get("loka_connections_total") == 10 and
       mx.get("loka_connections_active") == 0,
       "/metrics: 10 connections seen, none left",

@@ -439,6 +439,78 @@ test_mask_url(void **state)
 	}
 }
 
+/* TLS settings: pool URLs, pool keys, listeners that need a certificate. */
+static void
+test_tls(void **state)
+{
+	struct cfg_diag errs = { 0 }, warns = { 0 };
+	const char *text;
+	struct cfg *c;
+
+	(void)state;
+	c = load("[[pools]]\nname = \"a\"\nurl = \"stratum+ssl://h:1\"\n"
+	    "tls_fingerprint = \"AB:cd:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:"
+	    "dd:ee:ff:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd\"\n"
+	    "[[pools]]\nname = \"b\"\nurl = \"STRATUM+TLS://h:2\"\n"
+	    "tls_ca_file = \"/etc/ca.pem\"\n", &errs);
+	assert_non_null(c);
+	assert_true(c->pools[0].tls);
+	assert_true(c->pools[0].tls_verify);
+	assert_string_equal(c->pools[0].url, "stratum+ssl://h:1");
+	assert_string_equal(c->pools[0].tls_ca_file, "");
+	assert_true(c->pools[1].tls);
+	assert_string_equal(c->pools[1].url, "stratum+tls://h:2");
+	assert_string_equal(c->pools[1].tls_ca_file, "/etc/ca.pem");
+	cfg_free(c);
+	c = load("[[pools]]\nname = \"a\"\nurl = \"stratum+tcp://h:1\"\n",
+	    &errs);
+	assert_non_null(c);
+	assert_false(c->pools[0].tls);
+	cfg_free(c);
+
+	expect_error("[[pools]]\nname = \"a\"\nurl = \"stratum+ssl://h:1\"\n"
+	    "tls_fingerprint = \"AB:CD\"\n",
+	    "t.toml:4: [[pools]] #1 tls_fingerprint: \"AB:CD\" is not a "
+	    "SHA-256 fingerprint: expected 64 hex digits, bare or with a ':' "
+	    "between every two");
+	expect_error("[server]\ntls_bind = \"127.0.0.1:3334\"\n"
+	    "tls_key_file = \"k.pem\"\n",
+	    "t.toml:2: [server] tls_cert_file: is required when tls_bind is "
+	    "set");
+	expect_error("[server]\ntls_detect = true\n"
+	    "tls_cert_file = \"c.pem\"\n",
+	    "t.toml:2: [server] tls_key_file: is required when tls_detect is "
+	    "set");
+	expect_error("[server]\nbind = \"127.0.0.1:3333\"\n"
+	    "tls_bind = [\"127.0.0.1:3333\"]\ntls_cert_file = \"c\"\n"
+	    "tls_key_file = \"k\"\n",
+	    "t.toml:3: [server] tls_bind: \"127.0.0.1:3333\" is also a bind "
+	    "address");
+	expect_error("[metrics]\ntls_key_file = \"k.pem\"\n",
+	    "t.toml:2: [metrics] tls_cert_file: is required with tls_key_file "
+	    "(HTTPS needs both)");
+
+	/* Warnings: keys that do nothing, and an unverified pool. */
+	text = "[server]\ntls_cert_file = \"c\"\n"
+	    "[[pools]]\nname = \"a\"\nurl = \"stratum+tcp://h:1\"\n"
+	    "tls_verify = false\n"
+	    "[[pools]]\nname = \"b\"\nurl = \"stratum+ssl://h:1\"\n"
+	    "tls_verify = false\n";
+	c = cfg_load_string("t.toml", text, strlen(text), &errs, &warns);
+	assert_non_null(c);
+	assert_int_equal(warns.n, 3);
+	assert_non_null(strstr(warns.lines[0], "[[pools]] #1: tls_ca_file, "
+	    "tls_fingerprint and tls_verify apply to stratum+ssl:// pools "
+	    "only"));
+	assert_non_null(strstr(warns.lines[1], "t.toml:7: [[pools]] #2: "
+	    "tls_verify = false: the pool's certificate is NOT checked"));
+	assert_non_null(strstr(warns.lines[2], "[server] tls_cert_file and "
+	    "tls_key_file are unused"));
+	cfg_free(c);
+	cfg_diag_free(&warns);
+	cfg_diag_free(&errs);
+}
+
 static void
 test_pools(void **state)
 {
@@ -456,8 +528,8 @@ test_pools(void **state)
 	    "t.toml:1: [[pools]] #1 name: \"a b\": use only letters, digits, "
 	    "'.', '_' and '-'");
 	expect_error("[[pools]]\nname = \"a\"\nurl = \"http://h:1\"\n",
-	    "t.toml:3: [[pools]] #1 url: expected stratum+tcp://host:port, "
-	    "got \"http://h:1\"");
+	    "t.toml:3: [[pools]] #1 url: expected stratum+tcp://host:port (or "
+	    "stratum+ssl://host:port), got \"http://h:1\"");
 	expect_error("[[pools]]\nname = \"a\"\nurl = \"stratum+tcp://h:0\"\n",
 	    "t.toml:3: [[pools]] #1 url: port must be a number between 1 and "
 	    "65535, got \"0\"");
@@ -465,8 +537,6 @@ test_pools(void **state)
 	    "url = \"stratum+tcp://u:p@h:1\"\n",
 	    "t.toml:3: [[pools]] #1 url: credentials in the URL are not "
 	    "accepted here; use username and password (or password_file)");
-	expect_error_part("[[pools]]\nname = \"a\"\n"
-	    "url = \"stratum+ssl://h:1\"\n", "is not supported by this version");
 
 	/* The pool_address shorthand. */
 	c = load("[server]\npool_address = \"pool.example.com:3333\"\n", &errs);
@@ -572,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_show_masks_secrets),
 		cmocka_unit_test(test_mask_url),
 		cmocka_unit_test(test_pools),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_cross_checks),
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_example_passes_check),

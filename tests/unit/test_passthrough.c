@@ -159,6 +159,7 @@ setup(void **state)
 	r->t->proxy = &r->p;
 	r->t->worker = r->w;
 	r->t->acct = acct_table_new(1);
+	r->t->pools = xcalloc(1, sizeof(*r->t->pools));
 	worker_set_data(r->w, r->t);
 	session_thread_init(r->t);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -177,6 +178,7 @@ teardown(void **state)
 
 	session_thread_fini(r->t);
 	acct_table_free(r->t->acct);
+	free(r->t->pools);
 	free(r->t);
 	worker_free(r->w);
 	router_free(r->p.router);
