@@ -449,6 +449,19 @@ metrics_callback_new(struct metrics_registry *reg, enum metrics_type type,
 	return family_add(reg, type, name, help, labels, NULL, 0, fn, arg);
 }
 
+int
+metrics_callbacks_register(struct metrics_registry *reg,
+    const struct metrics_callback_def *defs, size_t n, void *arg)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (metrics_callback_new(reg, defs[i].type, defs[i].name,
+		    defs[i].help, defs[i].labels, defs[i].fn, arg) == NULL)
+			rc = -1;
+	return rc;
+}
+
 void
 metrics_family_set_max_series(struct metrics_family *f, size_t n)
 {

@@ -112,6 +112,22 @@ struct metrics_family *metrics_callback_new(struct metrics_registry *reg,
     enum metrics_type type, const char *name, const char *help,
     const char *const *labels, metrics_collect_fn *fn, void *arg);
 
+/* One callback family of a table (see metrics_callbacks_register()). */
+struct metrics_callback_def {
+	enum metrics_type type;
+	const char *name, *help;
+	const char *const *labels;
+	metrics_collect_fn *fn;
+};
+
+/*
+ * metrics_callbacks_register(reg, defs, n, arg): metrics_callback_new()
+ * for each of the n definitions, all with arg. Returns 0, or -1 if one
+ * failed (the others are registered).
+ */
+int metrics_callbacks_register(struct metrics_registry *reg,
+    const struct metrics_callback_def *defs, size_t n, void *arg);
+
 /* metrics_family_set_max_series(f, n): the series cap of f (n >= 1); call
  * before any series is created past it. */
 void metrics_family_set_max_series(struct metrics_family *f, size_t n);

@@ -20,6 +20,7 @@
 #include "proxy/proxy_internal.h"
 #include "stratum/msg.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* Trusted load balancers answer for many miners: never count or ban
@@ -55,7 +56,7 @@ guard_admit(struct proxy_thread *t, int fd, const struct sockaddr *sa,
 	*slot = false;
 	if (p->security == NULL || guard_trusted(p, sa))
 		return 0;
-	v = security_admit(p->security, sa, proxy_now_ms());
+	v = security_admit(p->security, sa, now_mono_ms());
 	if (v == SECURITY_ADMIT) {
 		*slot = true;
 		return 0;
@@ -95,7 +96,7 @@ guard_on_line_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->guard.line_started_ms == 0 || s->state == SESSION_CLOSING)
 		return;
-	left = s->guard.line_started_ms + timeout - proxy_now_ms();
+	left = s->guard.line_started_ms + timeout - now_mono_ms();
 	if (left > 0) {
 		/* The partial line we timed is done; a later one is
 		 * pending: wait for its own deadline. */
@@ -122,7 +123,7 @@ guard_session_init(struct session *s, bool slot)
 	memset(&s->guard, 0, sizeof(s->guard));
 	s->guard.ip_slot = slot;
 	ratelimit_init(&s->guard.rate, (double)cs->rate_limit_burst,
-	    proxy_now_ms());
+	    now_mono_ms());
 	s->guard.line_timer = evtimer_new(worker_base(s->t->worker),
 	    guard_on_line_timer, s);
 }
@@ -149,7 +150,7 @@ guard_peer_changed(struct session *s)
 	    guard_trusted(p, (struct sockaddr *)&s->peer))
 		return 0;
 	v = security_admit(p->security, (struct sockaddr *)&s->peer,
-	    proxy_now_ms());
+	    now_mono_ms());
 	if (v == SECURITY_ADMIT) {
 		s->guard.ip_slot = true;
 		return 0;
@@ -174,11 +175,11 @@ guard_violation(struct session *s, enum security_kind kind)
 		return false;
 	if (guard_trusted(p, (struct sockaddr *)&s->peer)) {
 		/* Counted by kind, never against the balancer itself. */
-		security_violation(p->security, NULL, kind, proxy_now_ms());
+		security_violation(p->security, NULL, kind, now_mono_ms());
 		return false;
 	}
 	banned = security_violation(p->security, (struct sockaddr *)&s->peer,
-	    kind, proxy_now_ms());
+	    kind, now_mono_ms());
 	log_sdebug("security", s->id, "%s: violation: %s%s", s->peer_str,
 	    security_kind_name(kind), banned ? " (address banned)" : "");
 	if (banned && s->state != SESSION_CLOSING) {
@@ -200,7 +201,7 @@ guard_line(struct session *s, const char *line, size_t len)
 	/* A complete line: whatever was pending is done. */
 	s->guard.line_started_ms = 0;
 	if (ratelimit_take(&s->guard.rate, cs->rate_limit,
-	    (double)cs->rate_limit_burst, proxy_now_ms()))
+	    (double)cs->rate_limit_burst, now_mono_ms()))
 		return 0;
 	if (!s->guard.rate_logged)
 		log_sinfo("security", s->id, "%s: over rate_limit (%g messages "
@@ -231,7 +232,7 @@ guard_partial(struct session *s, bool pending)
 	}
 	if (s->guard.line_started_ms != 0 || s->guard.line_timer == NULL)
 		return;
-	s->guard.line_started_ms = proxy_now_ms();
+	s->guard.line_started_ms = now_mono_ms();
 	/* An earlier deadline still armed re-arms itself when it fires. */
 	if (evtimer_pending(s->guard.line_timer, NULL))
 		return;

@@ -34,6 +34,7 @@
 #include "stratum/msg.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* Pool lines can carry long merkle branches; still, bounded. */
@@ -54,15 +55,6 @@ static const struct cfg_pool *
 session_pool(const struct session *s)
 {
 	return router_pool(s->t->proxy->router, s->pool);
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Add to a double kept as its bits; this thread is the only writer. */
@@ -118,7 +110,7 @@ book_share(struct session *s, struct session_worker *w, bool accepted,
 	if (a == NULL || s->t->ring == NULL)
 		return;
 	store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
-	    a->user, a->worker, accepted, (int)why, diff, wall_ms());
+	    a->user, a->worker, accepted, (int)why, diff, now_wall_ms());
 }
 
 static uint64_t
@@ -425,7 +417,7 @@ miner_submit(struct session *s, struct msg *m)
 	}
 	p->worker = i;
 	p->diff = job_difficulty(s, job);
-	p->sent_us = proxy_mono_us();
+	p->sent_us = now_mono_us();
 	s->submits_pending++;
 	return 0;
 }
@@ -703,7 +695,7 @@ on_authorized(struct session *s, int worker, json_t *result, bool replay)
 	    id.worker);
 	if (s->t->ring != NULL)
 		store_post_seen(s->t->ring, session_pool(s)->name, id.user,
-		    id.worker, wall_ms());
+		    id.worker, now_wall_ms());
 	if (!replay)
 		log_sinfo("stratum", s->id, "%s authorized %s as %s on pool %s",
 		    s->peer_str, w->login, w->pool_name, session_pool(s)->name);
@@ -723,7 +715,7 @@ on_submit_verdict(struct session *s, int worker, double diff,
 		s->submits_pending--;
 	if (p->submit_rtt != NULL && s->pool >= 0 && sent_us > 0)
 		metrics_histogram_observe(p->submit_rtt[s->pool],
-		    (double)(proxy_mono_us() - sent_us) / 1e6);
+		    (double)(now_mono_us() - sent_us) / 1e6);
 	if (json_is_true(result) && error == NULL) {
 		book_share(s, w, true, ACCT_REJ_MAX, diff);
 	} else {
@@ -1120,7 +1112,7 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 	if (!was_ready) {
 		STAT_INC(s->t, upstream_failures);
 		POOL_INC(s->t, s->pool, failures);
-		router_failure(p->router, s->pool, proxy_now_ms());
+		router_failure(p->router, s->pool, now_mono_ms());
 		log_sinfo("stratum", s->id, "cannot connect to pool %s: %s",
 		    pool, proxy_tls_connect_error(bev, what, why,
 		    sizeof(why)));
@@ -1141,7 +1133,7 @@ passthrough_connect(struct session *s)
 	struct proxy *p = s->t->proxy;
 	const struct cfg_pool *pool;
 	struct timeval tv;
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 
 	if (s->state == SESSION_CLOSING || s->up != NULL)
 		return;

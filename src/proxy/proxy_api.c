@@ -46,6 +46,7 @@
 #include "store/settle.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* How long the API waits for the worker threads' copies. */
@@ -442,7 +443,7 @@ static int
 route_status(struct proxy *p, json_t **out)
 {
 	const struct store_stats *st = store_stats(p->store);
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 	uint64_t acc = 0, rej = 0;
 	int usable = 0;
 
@@ -477,7 +478,7 @@ static int
 route_pools(struct proxy *p, json_t **out)
 {
 	json_t *pools = json_array();
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const struct cfg_pool *c = &p->cfg->pools[i];

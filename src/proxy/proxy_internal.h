@@ -271,7 +271,6 @@ void session_set_state(struct session *s, enum session_state to);
 void session_drain_check(struct session *s);
 /* The first worker was authorized: handshake done, idle deadline on. */
 void session_activated(struct session *s);
-int64_t proxy_now_ms(void);
 
 /* Worker thread life (session.c), on the worker's own thread. */
 void session_thread_init(struct proxy_thread *t);
@@ -290,7 +289,7 @@ double proxy_hashrate(struct proxy *p, int pool);
 /* A worker was authorized / got a verdict: its per-worker series. */
 void proxy_metrics_worker(struct proxy *p, struct session_worker *w,
     const char *pool, const char *user, const char *worker);
-int64_t proxy_mono_us(void);
+
 /* The api_check_fn behind /ready, /health/pool, /health/database. */
 int proxy_health(enum api_check what, char **body, void *arg);
 /* Pool stats summed over the threads (proxy_metrics.c). */

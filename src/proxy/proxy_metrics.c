@@ -17,6 +17,7 @@
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "store/store.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* Offset of a counter in struct proxy_stats, summed over the threads. */
@@ -254,7 +255,7 @@ static void
 c_breaker(struct metrics_sink *sink, void *arg)
 {
 	struct proxy *p = arg;
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const char *v[1] = { p->cfg->pools[i].name };
@@ -268,7 +269,7 @@ static void
 c_pool_up(struct metrics_sink *sink, void *arg)
 {
 	struct proxy *p = arg;
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const char *v[1] = { p->cfg->pools[i].name };
@@ -412,7 +413,7 @@ proxy_metrics_sample(struct proxy *p)
 		return;
 	pthread_mutex_lock(&r->lock);
 	x = &r->s[r->next];
-	x->t_ms = proxy_now_ms();
+	x->t_ms = now_mono_ms();
 	for (size_t i = 0; i < p->cfg->npools; i++)
 		x->diff[i] = accepted_diff(p, (int)i);
 	r->next = (r->next + 1) % PROXY_RATE_SAMPLES;
@@ -425,7 +426,7 @@ double
 proxy_hashrate(struct proxy *p, int pool)
 {
 	struct proxy_rates *r = p->rates;
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 	double now_diff = accepted_diff(p, pool), then = 0, rate = 0;
 	int64_t t = 0;
 
@@ -492,12 +493,7 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 	    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 	static const double batch_bounds[] = { 0.0001, 0.00025, 0.0005, 0.001,
 	    0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10 };
-	static const struct {
-		enum metrics_type type;
-		const char *name, *help;
-		const char *const *labels;
-		metrics_collect_fn *fn;
-	} fams[] = {
+	static const struct metrics_callback_def fams[] = {
 		{ METRICS_GAUGE, "loka_connections_active",
 		    "Miner connections open now.", NULL, c_active },
 		{ METRICS_GAUGE, "loka_connections_limit",
@@ -574,9 +570,8 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 	};
 	struct metrics_family *rtt, *batch;
 
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
-		metrics_callback_new(reg, fams[i].type, fams[i].name,
-		    fams[i].help, fams[i].labels, fams[i].fn, p);
+	metrics_callbacks_register(reg, fams, sizeof(fams) / sizeof(fams[0]),
+	    p);
 	rtt = metrics_histogram_new(reg, "loka_pool_submit_rtt_seconds",
 	    "Time from forwarding a share to the pool's verdict.", pool,
 	    rtt_bounds, sizeof(rtt_bounds) / sizeof(rtt_bounds[0]));
@@ -646,7 +641,7 @@ proxy_health(enum api_check what, char **body, void *arg)
 	bool db_up = atomic_load(&st->db_up);
 	uint64_t journal = atomic_load(&st->journal_bytes);
 	bool journal_room = journal < (uint64_t)p->cfg->database.spool_max_bytes;
-	int64_t now = proxy_now_ms();
+	int64_t now = now_mono_ms();
 	json_t *pools = json_array(), *o = NULL;
 	int usable = 0, code;
 	const char *reason = NULL;

@@ -31,6 +31,7 @@
 #include "proxy/router.h"
 #include "stratum/msg.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* Lines handled per wakeup, so one flooding miner cannot starve others. */
@@ -46,24 +47,6 @@ static void session_on_event(struct bufferevent *bev, short what, void *arg);
 static const char *const session_state_names[SESSION_STATE_MAX] = {
 	"sniff", "stratum", "active", "draining", "closing"
 };
-
-int64_t
-proxy_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-proxy_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static struct timeval
 ms_to_tv(int64_t ms)
@@ -320,7 +303,7 @@ session_tunnel(struct session *s, const struct sniff_connect *c)
 		pool = router_pool(p->router, idx);
 		if (!pool->enabled)
 			code = 403;
-		else if (router_state(p->router, idx, proxy_now_ms()) ==
+		else if (router_state(p->router, idx, now_mono_ms()) ==
 		    BREAKER_OPEN)
 			code = 503;
 	}

@@ -38,6 +38,7 @@
 #include "security/ratelimit.h"
 #include "util/errbuf.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 enum entry_list {
@@ -133,24 +134,6 @@ security_close_name(enum security_close why)
 {
 	return (unsigned)why < SECURITY_CLOSE_MAX ? close_names[why] :
 	    "invalid";
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -367,7 +350,7 @@ security_new(const struct cfg *c, security_ban_fn on_ban, void *arg,
 	sec->buckets = xcalloc(sec->nbuckets, sizeof(*sec->buckets));
 	if (getrandom(&sec->seed, sizeof(sec->seed), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(sec->seed))
-		sec->seed = (uint64_t)wall_ms() ^ (uint64_t)(uintptr_t)sec;
+		sec->seed = (uint64_t)now_wall_ms() ^ (uint64_t)(uintptr_t)sec;
 	TAILQ_INIT(&sec->idle);
 	TAILQ_INIT(&sec->bans);
 	return sec;
@@ -598,7 +581,7 @@ json_t *
 security_bans_json(struct security *sec)
 {
 	json_t *a = json_array();
-	int64_t now = mono_ms(), wall = wall_ms();
+	int64_t now = now_mono_ms(), wall = now_wall_ms();
 	struct sec_entry *e;
 
 	pthread_mutex_lock(&sec->lock);
@@ -625,7 +608,7 @@ security_ban(struct security *sec, const char *ip, int64_t duration_ms,
 {
 	struct sec_entry *e;
 	uint8_t key[16];
-	int64_t now = mono_ms();
+	int64_t now = now_mono_ms();
 
 	if (key_from_text(ip, key) != 0)
 		return -1;
@@ -649,7 +632,7 @@ security_unban(struct security *sec, const char *ip)
 {
 	struct sec_entry *e;
 	uint8_t key[16];
-	int64_t now = mono_ms();
+	int64_t now = now_mono_ms();
 	int rc = 1;
 
 	if (key_from_text(ip, key) != 0)
@@ -715,7 +698,7 @@ c_bans_active(struct metrics_sink *sink, void *arg)
 	size_t n;
 
 	pthread_mutex_lock(&sec->lock);
-	bans_expire(sec, mono_ms());
+	bans_expire(sec, now_mono_ms());
 	n = sec->nbans;
 	pthread_mutex_unlock(&sec->lock);
 	metrics_sink_value(sink, NULL, (double)n);
@@ -735,12 +718,7 @@ security_metrics_register(struct security *sec, struct metrics_registry *reg)
 {
 	static const char *const kind[] = { "kind", NULL };
 	static const char *const reason[] = { "reason", NULL };
-	static const struct {
-		enum metrics_type type;
-		const char *name, *help;
-		const char *const *labels;
-		metrics_collect_fn *fn;
-	} fams[] = {
+	static const struct metrics_callback_def fams[] = {
 		{ METRICS_COUNTER, "loka_security_violations_total",
 		    "Violations by miners' addresses, by kind (they lead to "
 		    "bans).", kind, c_violations },
@@ -755,11 +733,7 @@ security_metrics_register(struct security *sec, struct metrics_registry *reg)
 		    "Bans placed (automatic and manual).", NULL,
 		    c_bans_total },
 	};
-	int rc = 0;
 
-	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]); i++)
-		if (metrics_callback_new(reg, fams[i].type, fams[i].name,
-		    fams[i].help, fams[i].labels, fams[i].fn, sec) == NULL)
-			rc = -1;
-	return rc;
+	return metrics_callbacks_register(reg, fams, sizeof(fams) /
+	    sizeof(fams[0]), sec);
 }

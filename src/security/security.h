@@ -19,7 +19,7 @@
  * the address's existing sessions.
  *
  * Times: now_ms arguments are CLOCK_MONOTONIC milliseconds (the proxy's
- * proxy_now_ms()); the functions without one read that clock themselves.
+ * now_mono_ms()); the functions without one read that clock themselves.
  * Every function is thread-safe.
  */
 #ifndef LOKA_SECURITY_SECURITY_H

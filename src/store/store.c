@@ -28,6 +28,7 @@
 #include "store/db.h"
 #include "store/journal.h"
 #include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* Names longer than these are cut (identity.h caps them lower anyway). */
@@ -134,24 +135,6 @@ struct store {
 	int64_t dropped_log_ms;
 	bool outage_logged;
 };
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 name_hash(const char *pool, const char *user, const char *worker,
@@ -596,7 +579,7 @@ go_down(struct store *s, const char *why)
 	s->live = false;
 	batch_clear(&s->batch);
 	wids_clear(s);
-	s->last_retry_ms = now_ms();
+	s->last_retry_ms = now_mono_ms();
 }
 
 /* Write the batch in one transaction with its progress mark. */
@@ -604,7 +587,7 @@ static int
 commit_batch(struct store *s, bool replaying)
 {
 	char err[512], seq[24], now[24];
-	int64_t t0 = mono_us();
+	int64_t t0 = now_mono_us();
 	int rc;
 
 	if (s->batch.events == 0)
@@ -650,14 +633,14 @@ commit_batch(struct store *s, bool replaying)
 		atomic_fetch_add_explicit(&s->stats.replayed, s->batch.events,
 		    memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->stats.batches, 1, memory_order_relaxed);
-	t0 = mono_us() - t0;
+	t0 = now_mono_us() - t0;
 	atomic_store(&s->stats.last_batch_us, (uint64_t)t0);
 	if (s->batch_seconds != NULL)
 		metrics_histogram_observe(s->batch_seconds, (double)t0 / 1e6);
 	batch_clear(&s->batch);
 	journal_release(s->journal, s->applied);
 	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
-	s->last_commit_ms = now_ms();
+	s->last_commit_ms = now_mono_ms();
 	return 0;
 fail_rollback:
 	db_rollback(s->db);
@@ -738,7 +721,7 @@ try_connect(struct store *s)
 	int64_t progress = 0;
 	int n;
 
-	s->last_retry_ms = now_ms();
+	s->last_retry_ms = now_mono_ms();
 	s->db = db_open(s->cfg->database.url,
 	    s->cfg->database.connection_timeout_ms, err, sizeof(err));
 	if (s->db == NULL) {
@@ -792,7 +775,7 @@ try_connect(struct store *s)
 	if (s->outage_logged)
 		log_info("store", "database is back");
 	s->outage_logged = false;
-	s->last_commit_ms = now_ms();
+	s->last_commit_ms = now_mono_ms();
 }
 
 /* ---- the thread ---- */
@@ -848,7 +831,7 @@ static void
 report_drops(struct store *s)
 {
 	uint64_t d = atomic_load(&s->stats.dropped);
-	int64_t t = now_ms();
+	int64_t t = now_mono_ms();
 
 	if (d > s->dropped_logged && t - s->dropped_log_ms >= 1000) {
 		s->dropped_log_ms = t;
@@ -871,7 +854,7 @@ store_main(void *arg)
 	for (;;) {
 		bool stopping = atomic_load(&s->stop);
 		size_t n = drain(s);
-		int64_t t = now_ms();
+		int64_t t = now_mono_ms();
 
 		if (t - s->last_sync_ms >= dc->fsync_interval_ms || stopping) {
 			if (journal_sync(s->journal) != 0)
