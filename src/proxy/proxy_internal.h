@@ -55,6 +55,7 @@ struct proxy_stats {
 	_Atomic uint64_t unknown_protocol;
 	_Atomic uint64_t tunnels;         /* HTTP CONNECT tunnels opened */
 	_Atomic uint64_t tunnel_refused;  /* CONNECT answered 4xx/5xx */
+	_Atomic uint64_t tls_sessions;    /* miner sessions that started TLS */
 	_Atomic uint64_t handshake_timeouts;
 	_Atomic uint64_t idle_timeouts;
 	_Atomic uint64_t line_too_long;

@@ -139,6 +139,13 @@ c_accepted(struct metrics_sink *sink, void *arg)
 }
 
 static void
+c_tls_sessions(struct metrics_sink *sink, void *arg)
+{
+	metrics_sink_value(sink, NULL,
+	    (double)stat_sum(arg, OFF(tls_sessions)));
+}
+
+static void
 c_refused(struct metrics_sink *sink, void *arg)
 {
 	emit_labelled(sink, arg, refused, sizeof(refused) / sizeof(*refused));
@@ -501,6 +508,9 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		    "max_connections).", NULL, c_limit },
 		{ METRICS_COUNTER, "loka_connections_total",
 		    "Miner connections accepted.", NULL, c_accepted },
+		{ METRICS_COUNTER, "loka_tls_sessions_total",
+		    "Miner sessions that started TLS (on tls_bind, or detected "
+		    "on bind).", NULL, c_tls_sessions },
 		{ METRICS_COUNTER, "loka_connections_refused_total",
 		    "Miner connections refused, by reason.", reason,
 		    c_refused },

@@ -138,6 +138,7 @@ proxy_tls_sniff(struct session *s, int kind)
 	}
 	s->down = bev;
 	s->tls = true;
+	STAT_INC(s->t, tls_sessions);
 	bufferevent_setcb(bev, readcb, writecb, eventcb, arg);
 	/* The handshake counts against connection_timeout like the rest. */
 	bufferevent_set_timeouts(bev, &hs, NULL);

@@ -361,6 +361,9 @@ except (OSError, urllib.error.URLError) as e:
     status, body = None, str(e)
 check(status == 200 and "loka_connections_active" in body,
       "HTTPS /metrics answers, verified against the CA", (status, body[:200]))
+check("\nloka_tls_sessions_total 3\n" in body,
+      "/metrics: the three TLS sessions of this instance counted",
+      [l for l in body.splitlines() if l.startswith("loka_tls")])
 try:
     urllib.request.urlopen(url.replace("https", "http") + "/health",
                            timeout=5)
