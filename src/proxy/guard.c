@@ -124,8 +124,8 @@ guard_session_init(struct session *s, bool slot)
 	s->guard.ip_slot = slot;
 	ratelimit_init(&s->guard.rate, (double)cs->rate_limit_burst,
 	    now_mono_ms());
-	s->guard.line_timer = evtimer_new(worker_base(s->t->worker),
-	    guard_on_line_timer, s);
+	/* line_timer: created by the first partial line (most sessions
+	 * never leave one waiting: a timer less per miner). */
 }
 
 void
@@ -158,7 +158,7 @@ guard_peer_changed(struct session *s)
 	log_sdebug("security", s->id, "%s (PROXY header) refused: %s",
 	    s->peer_str, security_verdict_name(v));
 	if (v == SECURITY_REFUSE_IP_CONNECTIONS || v == SECURITY_REFUSE_IP_RATE)
-		msg_send_error(bufferevent_get_output(s->down), NULL,
+		msg_send_error(session_out(s), NULL,
 		    MSG_ERR_OTHER, "Too many connections from your address, "
 		    "try again later");
 	session_close_after_flush(s, security_verdict_name(v));
@@ -230,7 +230,12 @@ guard_partial(struct session *s, bool pending)
 		s->guard.line_started_ms = 0;
 		return;
 	}
-	if (s->guard.line_started_ms != 0 || s->guard.line_timer == NULL)
+	if (s->guard.line_started_ms != 0)
+		return;
+	if (s->guard.line_timer == NULL)
+		s->guard.line_timer = evtimer_new(worker_base(s->t->worker),
+		    guard_on_line_timer, s);
+	if (s->guard.line_timer == NULL)
 		return;
 	s->guard.line_started_ms = now_mono_ms();
 	/* An earlier deadline still armed re-arms itself when it fires. */
@@ -255,7 +260,7 @@ guard_auth_failed(struct session *s, bool replay)
 		security_count_close(s->t->proxy->security,
 		    SECURITY_CLOSE_AUTH_FAILURES);
 	if (s->down != NULL)
-		msg_send_error(bufferevent_get_output(s->down), NULL,
+		msg_send_error(session_out(s), NULL,
 		    MSG_ERR_UNAUTHORIZED, "Too many failed authorizations");
 	if (!guard_violation(s, SECURITY_V_AUTH_FAILURES))
 		session_close_after_flush(s, "too many failed authorizations");

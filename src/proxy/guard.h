@@ -29,7 +29,7 @@ struct session;
 /* A session's abuse-control state (embedded in struct session). */
 struct guard_state {
 	struct ratelimit rate;    /* miner messages */
-	struct event *line_timer; /* slow-drip deadline */
+	struct event *line_timer; /* slow-drip deadline; NULL until needed */
 	int64_t line_started_ms;  /* a partial line pending since; 0: none */
 	int auth_failures;        /* refused authorizations so far */
 	bool ip_slot;             /* holds a slot of its address's cap */
@@ -51,7 +51,7 @@ void guard_unadmit(struct proxy_thread *t, const struct sockaddr *sa,
     bool slot);
 
 /* guard_session_init(s, slot): set up s->guard (s->peer and s->t set);
- * s->guard.line_timer is NULL when out of resources. */
+ * the line timer is created by the first partial line. */
 void guard_session_init(struct session *s, bool slot);
 /* guard_session_fini(s): release the slot and the timer; idempotent. */
 void guard_session_fini(struct session *s);

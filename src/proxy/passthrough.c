@@ -212,7 +212,7 @@ up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
 	    NULL;
 	p->worker = -1;
 	id = json_integer(p->up_id);
-	msg_send_request(bufferevent_get_output(s->up), id, method, params);
+	msg_send_request(session_up_out(s), id, method, params);
 	json_decref(id);
 	STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(method));
 	return p;
@@ -228,12 +228,25 @@ relay_response(struct session *s, const json_t *miner_id, json_t *result,
 
 	if (s->down == NULL)
 		return -1;
+	/* A share's verdict, the most common answer: no JSON tree. */
+	if (error == NULL && json_is_boolean(result) &&
+	    json_is_integer(miner_id)) {
+		char buf[80];
+		int n = snprintf(buf, sizeof(buf), "{\"id\":%" JSON_INTEGER_FORMAT
+		    ",\"result\":%s,\"error\":null}\n",
+		    json_integer_value(miner_id),
+		    json_is_true(result) ? "true" : "false");
+
+		evbuffer_add(session_out(s), buf, (size_t)n);
+		STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
+		return session_check_output(s);
+	}
 	m = json_pack("{s:O?,s:O?,s:O?}", "id", miner_id, "result",
 	    result != NULL ? result : json_null(), "error",
 	    error != NULL ? error : json_null());
 	if (m == NULL)
 		return -1;
-	msg_send(bufferevent_get_output(s->down), m);
+	msg_send(session_out(s), m);
 	json_decref(m);
 	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
@@ -300,12 +313,14 @@ authorize_params(const struct session *s, const struct session_worker *w)
 static int
 miner_subscribe(struct session *s, struct msg *m)
 {
-	json_decref(s->subscribe_params);
-	/* A subscribe without params must not leak the empty array. */
-	s->subscribe_params = m->params != NULL ? json_deep_copy(m->params) :
+	json_t *params = m->params != NULL ? json_deep_copy(m->params) :
 	    json_array();
+
+	/* Kept for the re-subscribe after a reconnect. */
+	free(s->subscribe_params);
+	s->subscribe_params = json_dumps(params, JSON_COMPACT);
 	if (up_request(s, PEND_SUBSCRIBE, m->id, "mining.subscribe",
-	    json_incref(s->subscribe_params)) == NULL)
+	    params) == NULL)
 		return session_send_error(s, m->id, MSG_ERR_OTHER,
 		    "Too many pending requests");
 	return 0;
@@ -429,7 +444,7 @@ miner_forward(struct session *s, struct msg *m)
 	    json_array();
 
 	if (m->kind == MSG_NOTIFICATION) {
-		msg_send_request(bufferevent_get_output(s->up), NULL,
+		msg_send_request(session_up_out(s), NULL,
 		    m->method, params);
 		STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(m->method));
 		return 0;
@@ -652,7 +667,7 @@ on_subscribed(struct session *s, json_t *result, bool replay)
 
 		log_sdebug("stratum", s->id, "new extranonce after reconnect: "
 		    "sending mining.set_extranonce");
-		msg_send_request(bufferevent_get_output(s->down), NULL,
+		msg_send_request(session_out(s), NULL,
 		    "mining.set_extranonce", params);
 		session_check_output(s);
 		return;
@@ -834,7 +849,7 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 		    s->requested_mask;
 		snprintf(hex, sizeof(hex), "%08x", s->granted_mask);
 		if (s->version_rolling) {
-			msg_send_request(bufferevent_get_output(s->down), NULL,
+			msg_send_request(session_out(s), NULL,
 			    "mining.set_version_mask",
 			    json_pack("[s]", hex));
 			STAT_MSG(s->t, PROXY_DIR_TO_MINER,
@@ -859,19 +874,55 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 	} else if (m->id == NULL) {
 		/* another notification: nothing to answer */
 	} else if (strcmp(method, "client.get_version") == 0) {
-		msg_send_result(bufferevent_get_output(s->up), m->id,
+		msg_send_result(session_up_out(s), m->id,
 		    json_string("loka-stratum/" LOKA_VERSION));
 		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
 	} else if (strcmp(method, "mining.ping") == 0 ||
 	    strcmp(method, "client.ping") == 0) {
-		msg_send_result(bufferevent_get_output(s->up), m->id,
+		msg_send_result(session_up_out(s), m->id,
 		    json_string("pong"));
 		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
 	} else {
-		msg_send_error(bufferevent_get_output(s->up), m->id,
+		msg_send_error(session_up_out(s), m->id,
 		    MSG_ERR_METHOD_NOT_FOUND, "Method not found");
 		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_RESPONSE);
 	}
+}
+
+/*
+ * mining.notify is most of what a pool sends (~1 KB each) and is relayed
+ * byte for byte: find its job id (the first parameter) by a scan instead
+ * of a JSON tree. Only a flat object qualifies (no '{' after the first
+ * byte: then "method" and "params" are top-level keys); anything unusual
+ * (spaces, escapes, another key order inside) takes the full parse.
+ * Returns true when the line was relayed.
+ */
+static bool
+up_fast_notify(struct session *s, const char *line, size_t len)
+{
+	static const char method[] = "\"method\":\"mining.notify\"";
+	static const char params[] = "\"params\":[\"";
+	const char *p, *q;
+	char job[128];
+
+	if (len < 2 || line[0] != '{' || line[len - 1] != '}' ||
+	    memchr(line + 1, '{', len - 1) != NULL ||
+	    memmem(line, len, method, sizeof(method) - 1) == NULL ||
+	    (p = memmem(line, len, params, sizeof(params) - 1)) == NULL)
+		return false;
+	p += sizeof(params) - 1;
+	q = memchr(p, '"', (size_t)(line + len - p));
+	if (q == NULL || (size_t)(q - p) >= sizeof(job) ||
+	    memchr(p, '\\', (size_t)(q - p)) != NULL)
+		return false;
+	memcpy(job, p, (size_t)(q - p));
+	job[q - p] = '\0';
+	job_remember(s, job);
+	POOL_INC(s->t, s->pool, notifies);
+	STAT_MSG(s->t, PROXY_DIR_FROM_POOL, MSG_M_NOTIFY);
+	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_NOTIFY);
+	session_send_raw(s, line, len);
+	return true;
 }
 
 static void
@@ -902,7 +953,10 @@ up_on_read(struct bufferevent *bev, void *arg)
 			    s->t->proxy->router, s->pool));
 			return;
 		}
-		if (len > 0 && msg_parse(line, len, &m, err, sizeof(err)) == 0) {
+		if (len > 0 && up_fast_notify(s, line, len)) {
+			/* relayed */
+		} else if (len > 0 &&
+		    msg_parse(line, len, &m, err, sizeof(err)) == 0) {
 			STAT_MSG(s->t, PROXY_DIR_FROM_POOL,
 			    msg_method_id(m.kind == MSG_RESPONSE ? NULL :
 			    m.method));
@@ -944,7 +998,7 @@ up_fail_pending(struct session *s)
 			book_share(s, w, false, ACCT_REJ_OTHER, p->diff);
 		}
 		if (p->miner_id != NULL && s->down != NULL)
-			msg_send_error(bufferevent_get_output(s->down),
+			msg_send_error(session_out(s),
 			    p->miner_id, MSG_ERR_OTHER,
 			    "Pool connection lost; request not answered");
 		pend_free(p);
@@ -980,8 +1034,9 @@ passthrough_free(struct session *s)
 		evbuffer_free(s->backlog);
 	s->backlog = NULL;
 	json_decref(s->configure_params);
-	json_decref(s->subscribe_params);
-	s->configure_params = s->subscribe_params = NULL;
+	free(s->subscribe_params);
+	s->configure_params = NULL;
+	s->subscribe_params = NULL;
 	free(s->extranonce1);
 	s->extranonce1 = NULL;
 }
@@ -1044,10 +1099,13 @@ up_replay(struct session *s)
 	if (s->configure_params != NULL)
 		up_request(s, PEND_REPLAY, NULL, "mining.configure",
 		    json_incref(s->configure_params));
-	if (s->subscribed)
+	if (s->subscribed) {
+		json_t *params = s->subscribe_params != NULL ?
+		    json_loads(s->subscribe_params, 0, NULL) : NULL;
+
 		up_request(s, PEND_REPLAY_SUBSCRIBE, NULL, "mining.subscribe",
-		    json_incref(s->subscribe_params != NULL ?
-		    s->subscribe_params : json_array()));
+		    params != NULL ? params : json_array());
+	}
 	for (size_t i = 0; i < s->nworkers; i++) {
 		struct session_worker *w = &s->workers[i];
 		struct pending *p;
@@ -1079,6 +1137,13 @@ up_drain_backlog(struct session *s)
 		}
 		free(line);
 	}
+	/* The handshake is through: give the buffer back (most sessions
+	 * never need it again). */
+	if (s->backlog != NULL && s->backlog_lines == 0 &&
+	    evbuffer_get_length(s->backlog) == 0) {
+		evbuffer_free(s->backlog);
+		s->backlog = NULL;
+	}
 }
 
 static void
@@ -1107,6 +1172,8 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 		if (resumed)
 			up_replay(s);
 		up_drain_backlog(s);
+		/* Connected: from now on writes go through at once. */
+		session_up_write_through(s);
 		return;
 	}
 	if (!was_ready) {
@@ -1150,7 +1217,7 @@ passthrough_connect(struct session *s)
 			return;
 		}
 		STAT_INC(s->t, no_pool);
-		msg_send_error(bufferevent_get_output(s->down), NULL,
+		msg_send_error(session_out(s), NULL,
 		    MSG_ERR_OTHER, "No pool available");
 		session_close_after_flush(s, "no pool available");
 		return;
@@ -1161,7 +1228,8 @@ passthrough_connect(struct session *s)
 		session_drop(s, "out of resources");
 		return;
 	}
-	bufferevent_setcb(s->up, up_on_read, NULL, up_on_event, s);
+	bufferevent_setcb(s->up, up_on_read, session_on_drained, up_on_event,
+	    s);
 	/* The write timeout bounds the connect itself (and the read timeout
 	 * a TLS handshake). */
 	tv.tv_sec = pool->connect_timeout_ms / 1000;

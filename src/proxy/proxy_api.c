@@ -177,11 +177,14 @@ snap_sessions(struct proxy_thread *t, json_t *rows)
 	struct session *s;
 
 	TAILQ_FOREACH(s, &t->sessions, entry) {
-		json_t *workers = json_array();
-		json_t *agent = json_array_get(s->subscribe_params, 0);
+		json_t *workers, *sub, *agent;
 
 		if (s->state == SESSION_CLOSING)
 			continue;
+		workers = json_array();
+		sub = s->subscribe_params != NULL ?
+		    json_loads(s->subscribe_params, 0, NULL) : NULL;
+		agent = json_array_get(sub, 0);
 		for (size_t i = 0; i < s->nworkers; i++)
 			json_array_append_new(workers, json_pack("{s:s,s:b}",
 			    "name", s->workers[i].login, "authorized",
@@ -196,6 +199,7 @@ snap_sessions(struct proxy_thread *t, json_t *rows)
 		    "version_rolling", s->version_rolling,
 		    "connected_at", (json_int_t)s->connected_at,
 		    "last_share", (json_int_t)s->last_share));
+		json_decref(sub);
 	}
 }
 

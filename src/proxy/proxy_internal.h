@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "api/api.h"
@@ -184,11 +185,17 @@ struct session {
 	struct proxy_thread *t;
 	enum session_state state;
 	struct bufferevent *down;
-	struct sockaddr_storage peer;
+	union {                  /* the miner (or its PROXY header source) */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
 	char peer_str[64];
 	struct event *timer;     /* handshake deadline, drain, flush */
 	struct event *resume;    /* more buffered lines to handle */
 	bool counted;            /* holds a slot of proxy.active */
+	bool dirty;              /* in t->dirty: output to write */
+	TAILQ_ENTRY(session) dirty_entry;
 	int64_t connected_at;    /* unix seconds */
 	int64_t last_share;      /* unix seconds of the last verdict; 0: none */
 	TAILQ_ENTRY(session) entry;
@@ -219,7 +226,8 @@ struct session {
 
 	/* Stratum state */
 	json_t *configure_params; /* replayed after a reconnect */
-	json_t *subscribe_params;
+	char *subscribe_params;   /* the miner's, as compact JSON text (a
+	                           * tree costs ~200 bytes per session) */
 	char *extranonce1;
 	int extranonce2_size;
 	bool subscribed;
@@ -248,6 +256,10 @@ struct proxy_thread {
 	size_t nsessions;
 	struct session_list zombies; /* closed, freed by the reap event */
 	struct event *reap;
+	/* Sessions with output queued in this loop turn, written at its end
+	 * (see session_out()). */
+	TAILQ_HEAD(, session) dirty;
+	struct event *flush;
 	bool draining;
 	struct event *drain_timer;
 	struct proxy_stats stats;
@@ -261,6 +273,21 @@ void session_accept(struct worker *w, int fd, const struct sockaddr *sa,
 void session_drop(struct session *s, const char *why);
 /* Send what is queued, then close (bounded wait). */
 void session_close_after_flush(struct session *s, const char *why);
+/*
+ * The output buffers of the miner's and the pool's connection, for
+ * queuing lines. Write-through: a plain socket's bufferevent keeps
+ * EV_WRITE off while its output is empty; what a loop turn queued is
+ * written at its end in one write per connection, and EV_WRITE is turned
+ * on only when the socket would block. Going through these marks the
+ * session for that write.
+ */
+struct evbuffer *session_out(struct session *s);
+struct evbuffer *session_up_out(struct session *s);
+/* A bufferevent's write callback under write-through (both sides). */
+void session_on_drained(struct bufferevent *bev, void *arg);
+/* After the upstream connected: its writes go through as well. */
+void session_up_write_through(struct session *s);
+
 /* Queue a line to the miner; enforces max_output_buffer. -1: dropped. */
 int session_send_error(struct session *s, const json_t *id, int code,
     const char *message);

@@ -454,10 +454,11 @@ proxy_hashrate(struct proxy *p, int pool)
 		break;
 	}
 	pthread_mutex_unlock(&r->lock);
-	/* Difficulty 1 is 2^32 hashes on average. */
-	if (t > 0 && now - t >= 1000 && now_diff > then)
+	/* Difficulty 1 is 2^32 hashes on average; over at least a second
+	 * (just after start the window is shorter). */
+	if (t > 0 && now_diff > then)
 		rate = (now_diff - then) * 4294967296.0 /
-		    ((double)(now - t) / 1000.0);
+		    ((double)(now - t > 1000 ? now - t : 1000) / 1000.0);
 	return rate;
 }
 

@@ -98,7 +98,7 @@ proxy_tls_refuse_plain(struct session *s)
 	STAT_INC(s->t, unknown_protocol);
 	log_sinfo("tls", s->id, "%s: plain text on a TLS port; closing",
 	    s->peer_str);
-	msg_send_error(bufferevent_get_output(s->down), NULL, MSG_ERR_PARSE,
+	msg_send_error(session_out(s), NULL, MSG_ERR_PARSE,
 	    "Parse error: this port speaks TLS (stratum+ssl://)");
 	session_close_after_flush(s, "plain text on a TLS port");
 	guard_violation(s, SECURITY_V_PROTOCOL); /* a scanner, likely */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +43,7 @@
 #define SESSION_SNIFF_MAX (SNIFF_CONNECT_MAX + SNIFF_PROXY_V2_MAX)
 
 static void session_on_read(struct bufferevent *bev, void *arg);
+static void session_on_resume(evutil_socket_t fd, short what, void *arg);
 static void session_on_event(struct bufferevent *bev, short what, void *arg);
 
 static const char *const session_state_names[SESSION_STATE_MAX] = {
@@ -73,14 +75,14 @@ format_peer(struct session *s)
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
 
-	if (s->peer.ss_family == AF_INET) {
+	if (s->peer.sa.sa_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&s->peer;
 
 		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
 		port = ntohs(in->sin_port);
 		snprintf(s->peer_str, sizeof(s->peer_str), "%s:%d", host,
 		    port);
-	} else if (s->peer.ss_family == AF_INET6) {
+	} else if (s->peer.sa.sa_family == AF_INET6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&s->peer;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
@@ -106,6 +108,93 @@ session_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- write-through (see session_out() in proxy_internal.h) ---- */
+
+static bool
+bev_is_tls(struct bufferevent *bev)
+{
+	return bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
+static void
+session_mark(struct session *s)
+{
+	if (s->dirty)
+		return;
+	s->dirty = true;
+	TAILQ_INSERT_TAIL(&s->t->dirty, s, dirty_entry);
+	if (s->t->flush != NULL)
+		event_active(s->t->flush, 0, 0);
+}
+
+struct evbuffer *
+session_out(struct session *s)
+{
+	session_mark(s);
+	return bufferevent_get_output(s->down);
+}
+
+struct evbuffer *
+session_up_out(struct session *s)
+{
+	session_mark(s);
+	return bufferevent_get_output(s->up);
+}
+
+/* Write what bev queued, when that is ours to do (EV_WRITE off). */
+static void
+bev_flush(struct bufferevent *bev)
+{
+	struct evbuffer *out;
+
+	if (bev == NULL || (bufferevent_get_enabled(bev) & EV_WRITE))
+		return;
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if (!bev_is_tls(bev))
+		(void)evbuffer_write(out, bufferevent_getfd(bev));
+	/* Would block (or failed): libevent takes over, and reports a
+	 * failure through the event callback. */
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(bev, EV_WRITE);
+}
+
+/* End of a loop turn: write what the sessions queued. */
+static void
+session_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_thread *t = arg;
+	struct session *s;
+
+	(void)fd;
+	(void)what;
+	while ((s = TAILQ_FIRST(&t->dirty)) != NULL) {
+		TAILQ_REMOVE(&t->dirty, s, dirty_entry);
+		s->dirty = false;
+		bev_flush(s->down);
+		bev_flush(s->up);
+	}
+}
+
+void
+session_on_drained(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	/* TLS bufferevents keep libevent's own write path. */
+	if (!bev_is_tls(bev))
+		bufferevent_disable(bev, EV_WRITE);
+}
+
+void
+session_up_write_through(struct session *s)
+{
+	if (s->up == NULL || bev_is_tls(s->up))
+		return;
+	bufferevent_disable(s->up, EV_WRITE);
+	session_mark(s);
+}
+
 void
 session_drop(struct session *s, const char *why)
 {
@@ -117,6 +206,10 @@ session_drop(struct session *s, const char *why)
 		log_sdebug("session", s->id, "closed (%s): %s", s->peer_str,
 		    why);
 	s->state = SESSION_CLOSING;
+	if (s->dirty) {
+		TAILQ_REMOVE(&t->dirty, s, dirty_entry);
+		s->dirty = false;
+	}
 	passthrough_free(s);
 	guard_session_fini(s);
 	if (s->down != NULL)
@@ -221,6 +314,7 @@ session_close_after_flush(struct session *s, const char *why)
 	bufferevent_setwatermark(s->down, EV_WRITE, 0, 0);
 	bufferevent_setcb(s->down, NULL, session_on_flushed, session_on_event,
 	    s);
+	bufferevent_enable(s->down, EV_WRITE);
 	session_arm_timer(s, SESSION_FLUSH_TIMEOUT_S * 1000);
 }
 
@@ -249,7 +343,7 @@ session_send_error(struct session *s, const json_t *id, int code,
 {
 	if (s->down == NULL)
 		return -1;
-	msg_send_error(bufferevent_get_output(s->down), id, code, message);
+	msg_send_error(session_out(s), id, code, message);
 	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
 }
@@ -261,7 +355,7 @@ session_send_result(struct session *s, const json_t *id, json_t *res)
 		json_decref(res);
 		return -1;
 	}
-	msg_send_result(bufferevent_get_output(s->down), id, res);
+	msg_send_result(session_out(s), id, res);
 	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
 	return session_check_output(s);
 }
@@ -273,7 +367,7 @@ session_send_raw(struct session *s, const char *line, size_t len)
 
 	if (s->down == NULL)
 		return -1;
-	out = bufferevent_get_output(s->down);
+	out = session_out(s);
 	evbuffer_add(out, line, len);
 	evbuffer_add(out, "\n", 1);
 	return session_check_output(s);
@@ -294,7 +388,7 @@ session_tunnel(struct session *s, const struct sniff_connect *c)
 	const struct cfg_pool *pool;
 	int idx = router_find(p->router, c->host, c->port, c->name);
 	int code = 200;
-	struct evbuffer *out = bufferevent_get_output(s->down);
+	struct evbuffer *out = session_out(s);
 	const char *answer;
 
 	if (idx < 0) {
@@ -331,7 +425,7 @@ static void
 session_refuse(struct session *s, const char *answer, const char *why)
 {
 	if (answer != NULL)
-		evbuffer_add(bufferevent_get_output(s->down), answer,
+		evbuffer_add(session_out(s), answer,
 		    strlen(answer));
 	session_close_after_flush(s, why);
 }
@@ -395,7 +489,9 @@ session_sniff(struct session *s)
 				char was[64];
 
 				memcpy(was, s->peer_str, sizeof(was));
-				memcpy(&s->peer, &px.src, px.src_len);
+				if (px.src_len <= sizeof(s->peer))
+					memcpy(&s->peer, &px.src,
+					    px.src_len);
 				format_peer(s);
 				log_sdebug("session", s->id, "%s is %s (PROXY "
 				    "header)", was, s->peer_str);
@@ -430,7 +526,7 @@ session_sniff(struct session *s)
 		case SNIFF_UNKNOWN:
 		default:
 			STAT_INC(s->t, unknown_protocol);
-			msg_send_error(bufferevent_get_output(s->down), NULL,
+			msg_send_error(session_out(s), NULL,
 			    MSG_ERR_PARSE, "Parse error: this is a Stratum "
 			    "(JSON-RPC) port");
 			session_close_after_flush(s, kind == SNIFF_TLS ?
@@ -467,7 +563,7 @@ session_read_lines(struct session *s)
 			STAT_INC(s->t, line_too_long);
 			log_sinfo("session", s->id, "%s: line longer than %zu "
 			    "bytes; closing", s->peer_str, max);
-			msg_send_error(bufferevent_get_output(s->down), NULL,
+			msg_send_error(session_out(s), NULL,
 			    MSG_ERR_INVALID_REQUEST, "Line too long");
 			session_close_after_flush(s, "line too long");
 			guard_violation(s, SECURITY_V_LINE_TOO_LONG);
@@ -482,8 +578,14 @@ session_read_lines(struct session *s)
 	}
 	/* Budget spent: let other sessions run, then come back. */
 	if (s->down != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(s->down)) > 0)
-		event_active(s->resume, 0, 0);
+	    evbuffer_get_length(bufferevent_get_input(s->down)) > 0) {
+		/* Created on first need: most sessions never spend it. */
+		if (s->resume == NULL)
+			s->resume = event_new(worker_base(s->t->worker), -1,
+			    0, session_on_resume, s);
+		if (s->resume != NULL)
+			event_active(s->resume, 0, 0);
+	}
 }
 
 static void
@@ -603,19 +705,19 @@ session_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	s->down = bufferevent_socket_new(worker_base(w), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(worker_base(w), session_on_timer, s);
-	s->resume = event_new(worker_base(w), -1, 0, session_on_resume, s);
-	if (s->down == NULL || s->timer == NULL || s->resume == NULL ||
-	    s->guard.line_timer == NULL) {
+	if (s->down == NULL || s->timer == NULL) {
 		if (s->down == NULL)
 			close(fd);
 		session_drop(s, "out of resources");
 		return;
 	}
-	bufferevent_setcb(s->down, session_on_read, NULL, session_on_event, s);
+	bufferevent_setcb(s->down, session_on_read, session_on_drained,
+	    session_on_event, s);
 	/* Until authorized, the handshake deadline also bounds silence. */
 	hs = ms_to_tv(p->cfg->server.connection_timeout_ms);
 	bufferevent_set_timeouts(s->down, &hs, NULL);
-	bufferevent_enable(s->down, EV_READ | EV_WRITE);
+	/* EV_WRITE only when a write would block (write-through). */
+	bufferevent_enable(s->down, EV_READ);
 	session_arm_timer(s, p->cfg->server.connection_timeout_ms);
 	log_sdebug("session", s->id, "connection from %s", s->peer_str);
 }
@@ -636,7 +738,10 @@ session_thread_init(struct proxy_thread *t)
 {
 	TAILQ_INIT(&t->sessions);
 	TAILQ_INIT(&t->zombies);
+	TAILQ_INIT(&t->dirty);
 	t->reap = event_new(worker_base(t->worker), -1, 0, session_reap, t);
+	t->flush = event_new(worker_base(t->worker), -1, 0, session_on_flush,
+	    t);
 }
 
 static void
@@ -693,6 +798,8 @@ session_thread_fini(struct proxy_thread *t)
 	session_reap(-1, 0, t);
 	if (t->reap != NULL)
 		event_free(t->reap);
+	if (t->flush != NULL)
+		event_free(t->flush);
 	if (t->drain_timer != NULL)
 		event_free(t->drain_timer);
 }
