@@ -13,6 +13,7 @@
  * Threading: everything here runs on the session's worker thread.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -193,17 +194,14 @@ pend_find(struct session *s, json_t *id)
  * collide, whatever the miner uses). Steals params. Returns the pending
  * slot, or NULL (params released) when too many are waiting.
  */
+/* A pending slot under a fresh upstream id, or NULL when full. */
 static struct pending *
-up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
-    const char *method, json_t *params)
+up_pending(struct session *s, enum pend_kind kind, const json_t *miner_id)
 {
 	struct pending *p = pend_alloc(s);
-	json_t *id;
 
-	if (p == NULL) {
-		json_decref(params);
+	if (p == NULL)
 		return NULL;
-	}
 	if (++s->next_up_id == 0)
 		s->next_up_id = 1;
 	p->up_id = s->next_up_id;
@@ -211,6 +209,20 @@ up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
 	p->miner_id = miner_id != NULL ? json_incref((json_t *)miner_id) :
 	    NULL;
 	p->worker = -1;
+	return p;
+}
+
+static struct pending *
+up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
+    const char *method, json_t *params)
+{
+	struct pending *p = up_pending(s, kind, miner_id);
+	json_t *id;
+
+	if (p == NULL) {
+		json_decref(params);
+		return NULL;
+	}
 	id = json_integer(p->up_id);
 	msg_send_request(session_up_out(s), id, method, params);
 	json_decref(id);
@@ -401,12 +413,62 @@ miner_authorize(struct session *s, struct msg *m)
 	return 0;
 }
 
+/* Whether v can go between quotes in JSON as it is. */
+static bool
+json_plain(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if ((unsigned char)*v < 0x20 || (unsigned char)*v > 0x7e ||
+		    *v == '"' || *v == '\\')
+			return false;
+	return true;
+}
+
+/*
+ * The pool's mining.submit line, printed without a JSON tree: 5 or 6
+ * parameters, every one a plain string (hex and names), the first
+ * replaced by the worker's name at the pool. -1 (nothing written) when
+ * the submit is not of that usual form.
+ */
+static int
+submit_line(struct session *s, uint32_t id, const char *worker,
+    const json_t *params)
+{
+	char buf[1024];
+	size_t n, np = json_array_size(params);
+	int k;
+
+	if (np < 5 || np > 6)
+		return -1;
+	k = snprintf(buf, sizeof(buf), "{\"id\":%" PRIu32 ",\"method\":"
+	    "\"mining.submit\",\"params\":[", id);
+	n = (size_t)k;
+	for (size_t i = 0; i < np; i++) {
+		const char *v = i == 0 ? worker :
+		    json_string_value(json_array_get(params, i));
+		size_t len;
+
+		if (v == NULL || !json_plain(v) ||
+		    (len = strlen(v)) + n + 8 > sizeof(buf))
+			return -1;
+		buf[n++] = i > 0 ? ',' : '"';
+		if (i > 0)
+			buf[n++] = '"';
+		memcpy(buf + n, v, len);
+		n += len;
+		buf[n++] = '"';
+	}
+	memcpy(buf + n, "]}\n", 3);
+	evbuffer_add(session_up_out(s), buf, n + 3);
+	return 0;
+}
+
 static int
 miner_submit(struct session *s, struct msg *m)
 {
 	const char *login = msg_param_str(m, 0);
 	const char *job = msg_param_str(m, 1);
-	json_t *params;
+	json_t *params, *id;
 	struct pending *p;
 	int i;
 
@@ -422,9 +484,21 @@ miner_submit(struct session *s, struct msg *m)
 	if (i < 0 || !s->workers[i].authorized)
 		return session_send_error(s, m->id, MSG_ERR_UNAUTHORIZED,
 		    "Unauthorized worker");
-	params = json_deep_copy(m->params);
-	json_array_set_new(params, 0, json_string(s->workers[i].pool_name));
-	p = up_request(s, PEND_SUBMIT, m->id, "mining.submit", params);
+	/* The usual submit (plain strings) is printed directly; anything
+	 * else goes through a JSON tree. */
+	p = up_pending(s, PEND_SUBMIT, m->id);
+	if (p != NULL && submit_line(s, p->up_id, s->workers[i].pool_name,
+	    m->params) != 0) {
+		params = json_deep_copy(m->params);
+		json_array_set_new(params, 0,
+		    json_string(s->workers[i].pool_name));
+		id = json_integer(p->up_id);
+		msg_send_request(session_up_out(s), id, "mining.submit",
+		    params);
+		json_decref(id);
+	}
+	if (p != NULL)
+		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_SUBMIT);
 	if (p == NULL) {
 		STAT_INC(s->t, pending_full);
 		return session_send_error(s, m->id, MSG_ERR_OTHER,

@@ -333,6 +333,78 @@ test_submit_rewritten_and_counted(void **state)
 	assert_int_equal(c->rejected[ACCT_REJ_DUPLICATE], 1);
 }
 
+/* The scanned paths (notify, submit, verdict) and their fallbacks. */
+static void
+test_fast_paths_and_fallbacks(void **state)
+{
+	struct rig *r = *state;
+	json_t *req, *ans;
+	const struct acct_counts *c;
+
+	handshake(r);
+	send_line(r, r->pool, "{\"id\":null,\"method\":\"mining.set_"
+	    "difficulty\",\"params\":[0.5]}");
+	/* Spaces: not the flat form the scan takes; parsed instead. */
+	send_line(r, r->pool, "{\"id\": null, \"method\": \"mining.notify\", "
+	    "\"params\": [\"j2\",\"00\",\"00\",\"00\",[],\"20000000\","
+	    "\"1d00ffff\",\"5f000000\",true]}");
+	/* Flat: scanned. */
+	send_line(r, r->pool, "{\"id\":null,\"method\":\"mining.notify\","
+	    "\"params\":[\"j3\",\"00\",\"00\",\"00\",[],\"20000000\","
+	    "\"1d00ffff\",\"5f000000\",false]}");
+	json_decref(from_miner_side(r));
+	ans = from_miner_side(r);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    ans, "params"), 0)), "j2");
+	json_decref(ans);
+	ans = from_miner_side(r);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    ans, "params"), 0)), "j3");
+	json_decref(ans);
+	send_line(r, r->pool, "{\"id\":null,\"method\":\"mining.set_"
+	    "difficulty\",\"params\":[8]}");
+	json_decref(from_miner_side(r));
+
+	/* A usual submit for j2: printed directly; the verdict too. */
+	send_line(r, r->miner, "{\"id\":9,\"method\":\"mining.submit\","
+	    "\"params\":[\"bc1qCaseKept.rig#1\",\"j2\",\"00000001\","
+	    "\"5f000001\",\"12345678\"]}");
+	req = at_pool(r);
+	assert_int_equal(json_array_size(json_object_get(req, "params")), 5);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(req, "params"), 0)), "acct.bc1qCaseKept_rig1");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(req, "params"), 4)), "12345678");
+	pool_reply(r, req, "true");
+	json_decref(req);
+	ans = from_miner_side(r);
+	assert_int_equal(json_integer_value(json_object_get(ans, "id")), 9);
+	assert_true(json_is_true(json_object_get(ans, "result")));
+	assert_true(json_is_null(json_object_get(ans, "error")));
+	json_decref(ans);
+	c = acct_pool_counts(r->t->acct, 0);
+	/* j2 was found though it came through the full parse. */
+	assert_true(c->accepted_diff == 0.5);
+
+	/* An escaped character: through a JSON tree, forwarded intact. */
+	send_line(r, r->miner, "{\"id\":10,\"method\":\"mining.submit\","
+	    "\"params\":[\"bc1qCaseKept.rig#1\",\"j3\",\"00\\\"01\","
+	    "\"5f000001\",\"12345678\"]}");
+	req = at_pool(r);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(req, "params"), 2)), "00\"01");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(req, "params"), 0)), "acct.bc1qCaseKept_rig1");
+	pool_reply(r, req, "false");
+	json_decref(req);
+	ans = from_miner_side(r);
+	assert_int_equal(json_integer_value(json_object_get(ans, "id")), 10);
+	assert_true(json_is_false(json_object_get(ans, "result")));
+	json_decref(ans);
+	/* j3's difficulty (0.5, from the scan) on the rejected share. */
+	assert_true(c->rejected_diff == 0.5);
+}
+
 static void
 test_configure_mask(void **state)
 {
@@ -402,6 +474,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_submit_rewritten_and_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_paths_and_fallbacks,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_configure_mask, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_local_answers, setup,
