@@ -31,6 +31,7 @@ if [ $demo -eq 0 ]; then
 fi
 
 echo "run: no pool configured: demo with the bundled test pool and 4 simulated miners"
+echo "run: dashboard on http://127.0.0.1:9090/ (the [metrics] bind address), JSON API under /api/v1/"
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
