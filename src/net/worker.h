@@ -51,7 +51,12 @@ int worker_port(const struct worker *w, size_t i);
 int worker_start(struct worker *w);   /* spawn the thread */
 void worker_join(struct worker *w);
 
-/* worker_post(w, fn, arg): run fn(w, arg) on w's thread soon. Any thread. */
+/*
+ * worker_post(w, fn, arg): run fn(w, arg) on w's thread soon. Any thread.
+ * A task still queued when the worker is freed (its loop has ended) is
+ * called once with w == NULL, on the freeing thread: it must then only
+ * release arg.
+ */
 void worker_post(struct worker *w, worker_task_fn fn, void *arg);
 
 /* Stop accepting (on the worker's thread). */

@@ -270,10 +270,15 @@ guard_auth_failed(struct session *s, bool replay)
 static void
 guard_close_banned(struct worker *w, void *arg)
 {
-	struct proxy_thread *t = worker_data(w);
+	struct proxy_thread *t;
 	uint8_t *addr = arg;
 	struct session *s, *next;
 
+	if (w == NULL) { /* the worker ended first */
+		free(addr);
+		return;
+	}
+	t = worker_data(w);
 	for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
 		uint8_t key[16];
 

@@ -207,13 +207,13 @@ static void
 snap_task(struct worker *w, void *arg)
 {
 	struct snap *sn = arg;
-	struct proxy_thread *t = worker_data(w);
 	json_t *rows = json_array();
 
-	if (sn->kind == SNAP_WORKERS)
-		snap_workers(t, rows);
-	else
-		snap_sessions(t, rows);
+	/* w == NULL: the worker ended first; the API has stopped waiting. */
+	if (w != NULL && sn->kind == SNAP_WORKERS)
+		snap_workers(worker_data(w), rows);
+	else if (w != NULL)
+		snap_sessions(worker_data(w), rows);
 	pthread_mutex_lock(&sn->lock);
 	json_array_extend(sn->rows, rows);
 	json_decref(rows);

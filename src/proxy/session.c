@@ -760,11 +760,15 @@ session_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 void
 session_thread_drain(struct worker *w, void *arg)
 {
-	struct proxy_thread *t = worker_data(w);
+	struct proxy_thread *t;
 	struct session *s, *next;
-	struct timeval tv = ms_to_tv(t->proxy->cfg->server.shutdown_timeout_ms);
+	struct timeval tv;
 
 	(void)arg;
+	if (w == NULL)
+		return; /* the worker ended first: nothing to drain */
+	t = worker_data(w);
+	tv = ms_to_tv(t->proxy->cfg->server.shutdown_timeout_ms);
 	t->draining = true;
 	worker_stop_listening(w);
 	for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
