@@ -229,4 +229,17 @@ int	 target_start(struct target *t, enum target_kind kind,
 /* target_stop(t): SIGTERM (SIGKILL after 10 s), reap, clean up. */
 void	 target_stop(struct target *t);
 
+/* util.c: a connection's send queue (grows by doubling). */
+struct outq {
+	char	*p;
+	size_t	 len, off, cap;
+};
+
+void	 outq_add(struct outq *q, const char *data, size_t len);
+/* Send what is queued: 1 all sent, 0 the socket is full (the rest
+ * waits), -1 an error (errno set). */
+int	 outq_send(struct outq *q, int fd);
+size_t	 outq_pending(const struct outq *q);
+void	 outq_free(struct outq *q);
+
 #endif

@@ -58,8 +58,7 @@ struct miner {
 	struct event	*rev, *wev;
 	char		*in;		/* MINER_IN_MAX, while connected */
 	size_t		 inlen;
-	char		*out;
-	size_t		 outlen, outoff, outcap;
+	struct outq	 outq;
 	uint64_t	 sent_at[MINER_WINDOW_MAX];	/* by id */
 	char		 job[JOB_ID_LEN + 1];
 };
@@ -95,48 +94,26 @@ miner_close(struct miner *m, bool reset)
 	m->out_n = 0;
 	m->state = MINER_FAILED;
 	free(m->in);
-	free(m->out);
-	m->in = m->out = NULL;
-	m->inlen = m->outlen = m->outoff = m->outcap = 0;
+	outq_free(&m->outq);
+	m->in = NULL;
+	m->inlen = 0;
 }
 
 static void
 miner_queue(struct miner *m, const char *data, size_t len)
 {
-	if (m->outoff > 0 && m->outoff == m->outlen)
-		m->outoff = m->outlen = 0;
-	if (m->outlen + len > m->outcap) {
-		size_t cap = m->outcap ? m->outcap : 1024;
-
-		while (cap < m->outlen + len)
-			cap *= 2;
-		m->out = xreallocarray(m->out, cap, 1);
-		m->outcap = cap;
-	}
-	memcpy(m->out + m->outlen, data, len);
-	m->outlen += len;
+	outq_add(&m->outq, data, len);
 }
 
 static void
 miner_flush(struct miner *m)
 {
-	while (m->outoff < m->outlen) {
-		ssize_t n = send(m->fd, m->out + m->outoff,
-		    m->outlen - m->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = outq_send(&m->outq, m->fd);
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			event_add(m->wev, NULL);
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			miner_close(m, false);
-			return;
-		}
-		m->outoff += (size_t)n;
-	}
-	m->outoff = m->outlen = 0;
+	if (rc == 0)
+		event_add(m->wev, NULL);
+	else if (rc < 0)
+		miner_close(m, false);
 }
 
 static void

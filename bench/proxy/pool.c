@@ -55,8 +55,7 @@ struct pconn {
 	struct event	*rev, *wev;
 	char		*in;
 	size_t		 inlen;
-	char		*out;
-	size_t		 outlen, outoff, outcap;
+	struct outq	 outq;
 };
 
 struct pool;
@@ -149,52 +148,28 @@ pconn_close(struct pool *p, struct pconn *c, bool reset)
 	p->conns[c->slot] = last;
 	p->nconns--;
 	free(c->in);
-	free(c->out);
+	outq_free(&c->outq);
 	free(c);
 }
 
 static void
 pconn_queue(struct pconn *c, const char *data, size_t len)
 {
-	if (c->outoff > 0 && c->outoff == c->outlen)
-		c->outoff = c->outlen = 0;
-	if (c->outlen + len > c->outcap) {
-		size_t cap = c->outcap ? c->outcap : 4096;
-
-		while (cap < c->outlen + len)
-			cap *= 2;
-		c->out = xreallocarray(c->out, cap, 1);
-		c->outcap = cap;
-	}
-	memcpy(c->out + c->outlen, data, len);
-	c->outlen += len;
+	outq_add(&c->outq, data, len);
 }
 
 /* Send what is queued. 0, or -1 when c was closed. */
 static int
 pconn_flush(struct pool *p, struct pconn *c)
 {
-	while (c->outoff < c->outlen) {
-		ssize_t n = send(c->fd, c->out + c->outoff,
-		    c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = outq_send(&c->outq, c->fd);
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (c->outlen - c->outoff > PCONN_OUT_MAX) {
-				pconn_close(p, c, true);
-				return -1;
-			}
-			event_add(c->wev, NULL);
-			return 0;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pconn_close(p, c, true);
-			return -1;
-		}
-		c->outoff += (size_t)n;
+	if (rc < 0 || (rc == 0 && outq_pending(&c->outq) > PCONN_OUT_MAX)) {
+		pconn_close(p, c, true);
+		return -1;
 	}
-	c->outoff = c->outlen = 0;
+	if (rc == 0)
+		event_add(c->wev, NULL);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,4 +221,55 @@ set_nofile_max(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	return (long)rl.rlim_cur;
+}
+
+void
+outq_add(struct outq *q, const char *data, size_t len)
+{
+	if (q->off > 0 && q->off == q->len)
+		q->off = q->len = 0;
+	if (q->len + len > q->cap) {
+		size_t cap = q->cap ? q->cap : 1024;
+
+		while (cap < q->len + len)
+			cap *= 2;
+		q->p = xreallocarray(q->p, cap, 1);
+		q->cap = cap;
+	}
+	memcpy(q->p + q->len, data, len);
+	q->len += len;
+}
+
+int
+outq_send(struct outq *q, int fd)
+{
+	while (q->off < q->len) {
+		ssize_t n = send(fd, q->p + q->off, q->len - q->off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		q->off += (size_t)n;
+	}
+	q->off = q->len = 0;
+	return 1;
+}
+
+size_t
+outq_pending(const struct outq *q)
+{
+	return q->len - q->off;
+}
+
+void
+outq_free(struct outq *q)
+{
+	free(q->p);
+	q->p = NULL;
+	q->len = q->off = q->cap = 0;
 }
