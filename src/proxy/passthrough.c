@@ -432,10 +432,10 @@ json_plain(const char *v)
  */
 static int
 submit_line(struct session *s, uint32_t id, const char *worker,
-    const json_t *params)
+    const char *const *vals, size_t np)
 {
 	char buf[1024];
-	size_t n, np = json_array_size(params);
+	size_t n;
 	int k;
 
 	if (np < 5 || np > 6)
@@ -444,8 +444,7 @@ submit_line(struct session *s, uint32_t id, const char *worker,
 	    "\"mining.submit\",\"params\":[", id);
 	n = (size_t)k;
 	for (size_t i = 0; i < np; i++) {
-		const char *v = i == 0 ? worker :
-		    json_string_value(json_array_get(params, i));
+		const char *v = i == 0 ? worker : vals[i];
 		size_t len;
 
 		if (v == NULL || !json_plain(v) ||
@@ -463,52 +462,90 @@ submit_line(struct session *s, uint32_t id, const char *worker,
 	return 0;
 }
 
+/*
+ * A miner's mining.submit with id: its np parameters as strings in vals
+ * (NULL for one that is not a string; at most MSG_SCAN_PARAMS of them
+ * are looked at), and the JSON array params when it was parsed (NULL when
+ * scanned: then every parameter is a string in vals). Checks, a pending
+ * slot, the line to the pool.
+ */
 static int
-miner_submit(struct session *s, struct msg *m)
+submit_forward(struct session *s, const json_t *id, const char *const *vals,
+    size_t np, const json_t *params)
 {
-	const char *login = msg_param_str(m, 0);
-	const char *job = msg_param_str(m, 1);
-	json_t *params, *id;
+	const char *login = np > 0 ? vals[0] : NULL;
+	const char *job = np > 1 ? vals[1] : NULL;
 	struct pending *p;
 	int i;
 
 	STAT_INC(s->t, submits);
-	if (login == NULL || job == NULL || json_array_size(m->params) < 5)
-		return session_send_error(s, m->id, MSG_ERR_INVALID_PARAMS,
+	if (login == NULL || job == NULL || np < 5)
+		return session_send_error(s, id, MSG_ERR_INVALID_PARAMS,
 		    "Invalid params: expected [worker, job_id, extranonce2, "
 		    "ntime, nonce(, version_bits)]");
 	if (!s->subscribed)
-		return session_send_error(s, m->id, MSG_ERR_NOT_SUBSCRIBED,
+		return session_send_error(s, id, MSG_ERR_NOT_SUBSCRIBED,
 		    "Not subscribed");
 	i = worker_find(s, login);
 	if (i < 0 || !s->workers[i].authorized)
-		return session_send_error(s, m->id, MSG_ERR_UNAUTHORIZED,
+		return session_send_error(s, id, MSG_ERR_UNAUTHORIZED,
 		    "Unauthorized worker");
-	/* The usual submit (plain strings) is printed directly; anything
-	 * else goes through a JSON tree. */
-	p = up_pending(s, PEND_SUBMIT, m->id);
-	if (p != NULL && submit_line(s, p->up_id, s->workers[i].pool_name,
-	    m->params) != 0) {
-		params = json_deep_copy(m->params);
-		json_array_set_new(params, 0,
-		    json_string(s->workers[i].pool_name));
-		id = json_integer(p->up_id);
-		msg_send_request(session_up_out(s), id, "mining.submit",
-		    params);
-		json_decref(id);
-	}
-	if (p != NULL)
-		STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_SUBMIT);
+	p = up_pending(s, PEND_SUBMIT, id);
 	if (p == NULL) {
 		STAT_INC(s->t, pending_full);
-		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		return session_send_error(s, id, MSG_ERR_OTHER,
 		    "Too many pending requests");
 	}
+	/* The usual submit (plain strings) is printed directly; anything
+	 * else goes through a JSON tree. */
+	if (submit_line(s, p->up_id, s->workers[i].pool_name, vals, np) != 0) {
+		json_t *copy = params != NULL ? json_deep_copy(params) :
+		    json_array(), *up_id;
+
+		for (size_t k = 0; params == NULL && k < np; k++)
+			json_array_append_new(copy, json_string(vals[k]));
+		json_array_set_new(copy, 0,
+		    json_string(s->workers[i].pool_name));
+		up_id = json_integer(p->up_id);
+		msg_send_request(session_up_out(s), up_id, "mining.submit",
+		    copy);
+		json_decref(up_id);
+	}
+	STAT_MSG(s->t, PROXY_DIR_TO_POOL, MSG_M_SUBMIT);
 	p->worker = i;
 	p->diff = job_difficulty(s, job);
 	p->sent_us = now_mono_us();
 	s->submits_pending++;
 	return 0;
+}
+
+static int
+miner_submit(struct session *s, struct msg *m)
+{
+	const char *vals[MSG_SCAN_PARAMS] = { NULL };
+	size_t np = json_array_size(m->params);
+
+	/* Past the usual six, submit_line declines: the JSON path. */
+	for (size_t i = 0; i < np && i < MSG_SCAN_PARAMS; i++)
+		vals[i] = msg_param_str(m, i);
+	return submit_forward(s, m->id, vals, np, m->params);
+}
+
+/* The usual submit, scanned (msg_scan) instead of parsed. */
+static int
+miner_submit_scanned(struct session *s, struct msg_scan *sc)
+{
+	const char *vals[MSG_SCAN_PARAMS];
+	json_t *id = sc->id_type == MSG_SCAN_INT ? json_integer(sc->id_int) :
+	    json_stringn(sc->id_str.p, sc->id_str.len);
+	int rc;
+
+	msg_scan_terminate(sc);
+	for (size_t i = 0; i < sc->nparams; i++)
+		vals[i] = sc->params[i].p;
+	rc = submit_forward(s, id, vals, sc->nparams, NULL);
+	json_decref(id);
+	return rc;
 }
 
 static int
@@ -627,11 +664,27 @@ static int
 miner_line(struct session *s, char *line, size_t len, bool fresh)
 {
 	char err[200];
+	struct msg_scan sc;
 	struct msg m;
 	int rc;
 
 	if (len == 0)
 		return 0;
+	/* The usual submit on a connected upstream: scanned, no JSON tree
+	 * (anything else, and every other message, is parsed). */
+	if (s->up_state == UP_READY && msg_scan(line, len, &sc) == 1 &&
+	    sc.method_type == MSG_SCAN_STRING &&
+	    sc.method.len == sizeof("mining.submit") - 1 &&
+	    memcmp(sc.method.p, "mining.submit", sc.method.len) == 0 &&
+	    (sc.id_type == MSG_SCAN_INT || sc.id_type == MSG_SCAN_STRING) &&
+	    sc.params_type == MSG_SCAN_ARRAY &&
+	    sc.result_type == MSG_SCAN_ABSENT &&
+	    sc.error_type == MSG_SCAN_ABSENT) {
+		if (fresh)
+			STAT_MSG(s->t, PROXY_DIR_FROM_MINER, MSG_M_SUBMIT);
+		rc = miner_submit_scanned(s, &sc);
+		return rc < 0 || s->state == SESSION_CLOSING ? -1 : 0;
+	}
 	rc = msg_parse(line, len, &m, err, sizeof(err));
 	if (rc != 0) {
 		STAT_INC(s->t, parse_errors);
@@ -999,6 +1052,33 @@ up_fast_notify(struct session *s, const char *line, size_t len)
 	return true;
 }
 
+/*
+ * A response of the usual flat form (an integer id, result true, false or
+ * null, no error: most are share verdicts), scanned instead of parsed.
+ * Returns true when it was handled.
+ */
+static bool
+up_fast_response(struct session *s, char *line, size_t len)
+{
+	struct msg_scan sc;
+	struct msg m;
+
+	if (msg_scan(line, len, &sc) != 1 ||
+	    sc.method_type != MSG_SCAN_ABSENT ||
+	    sc.params_type != MSG_SCAN_ABSENT ||
+	    sc.id_type != MSG_SCAN_INT || sc.result_type == MSG_SCAN_ABSENT)
+		return false;
+	memset(&m, 0, sizeof(m));
+	m.kind = MSG_RESPONSE;
+	m.id = json_integer(sc.id_int);
+	m.result = sc.result_type == MSG_SCAN_TRUE ? json_true() :
+	    sc.result_type == MSG_SCAN_FALSE ? json_false() : json_null();
+	STAT_MSG(s->t, PROXY_DIR_FROM_POOL, MSG_M_RESPONSE);
+	up_response(s, &m);
+	json_decref(m.id);
+	return true;
+}
+
 static void
 up_on_read(struct bufferevent *bev, void *arg)
 {
@@ -1027,8 +1107,9 @@ up_on_read(struct bufferevent *bev, void *arg)
 			    s->t->proxy->router, s->pool));
 			return;
 		}
-		if (len > 0 && up_fast_notify(s, line, len)) {
-			/* relayed */
+		if (len > 0 && (up_fast_notify(s, line, len) ||
+		    up_fast_response(s, line, len))) {
+			/* handled without a JSON tree */
 		} else if (len > 0 &&
 		    msg_parse(line, len, &m, err, sizeof(err)) == 0) {
 			STAT_MSG(s->t, PROXY_DIR_FROM_POOL,

@@ -4,6 +4,7 @@
 #include "stratum/msg.h"
 
 #include <event2/buffer.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,4 +205,185 @@ const char *
 msg_method_label(enum msg_method m)
 {
 	return m >= 0 && m < MSG_M_MAX ? msg_methods[m] : "other";
+}
+
+/* ---- the flat scan ---- */
+
+static char *
+scan_ws(char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	return p;
+}
+
+/* A plain string at p (its opening quote); the position after it. */
+static char *
+scan_str(char *p, const char *end, struct msg_span *out)
+{
+	char *q;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	for (q = p + 1; q < end && *q != '"'; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e ||
+		    *q == '\\')
+			return NULL;
+	if (q >= end)
+		return NULL;
+	out->p = p + 1;
+	out->len = (size_t)(q - p - 1);
+	return q + 1;
+}
+
+/* A literal (true, false, null) at p, or NULL. */
+static char *
+scan_lit(char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0)
+		return NULL;
+	return p + n;
+}
+
+/* An integer of at most 18 digits, no leading zero, no fraction. */
+static char *
+scan_int(char *p, const char *end, int64_t *out)
+{
+	bool neg = false;
+	int64_t v = 0;
+	int digits = 0;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9' ||
+	    (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+		return NULL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (++digits > 18)
+			return NULL;
+		v = v * 10 + (*p - '0');
+	}
+	if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+		return NULL;
+	*out = neg ? -v : v;
+	return p;
+}
+
+static char *
+scan_params(char *p, const char *end, struct msg_scan *sc)
+{
+	p = scan_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return p + 1;
+	for (;;) {
+		if (sc->nparams == MSG_SCAN_PARAMS)
+			return NULL;
+		p = scan_str(p, end, &sc->params[sc->nparams]);
+		if (p == NULL)
+			return NULL;
+		sc->nparams++;
+		p = scan_ws(p, end);
+		if (p < end && *p == ']')
+			return p + 1;
+		if (p >= end || *p != ',')
+			return NULL;
+		p = scan_ws(p + 1, end);
+	}
+}
+
+/* One value for key k at p; the position after it, or NULL. */
+static char *
+scan_value(char *p, const char *end, const struct msg_span *k,
+    struct msg_scan *sc)
+{
+#define KEY(name) (k->len == sizeof(name) - 1 && \
+	memcmp(k->p, name, sizeof(name) - 1) == 0)
+	char *q;
+
+	if (KEY("id") && sc->id_type == MSG_SCAN_ABSENT) {
+		if ((q = scan_lit(p, end, "null")) != NULL)
+			sc->id_type = MSG_SCAN_NULL;
+		else if ((q = scan_str(p, end, &sc->id_str)) != NULL)
+			sc->id_type = MSG_SCAN_STRING;
+		else if ((q = scan_int(p, end, &sc->id_int)) != NULL)
+			sc->id_type = MSG_SCAN_INT;
+		return q;
+	}
+	if (KEY("method") && sc->method_type == MSG_SCAN_ABSENT) {
+		sc->method_type = MSG_SCAN_STRING;
+		return scan_str(p, end, &sc->method);
+	}
+	if (KEY("params") && sc->params_type == MSG_SCAN_ABSENT) {
+		if ((q = scan_lit(p, end, "null")) != NULL) {
+			sc->params_type = MSG_SCAN_NULL;
+			return q;
+		}
+		sc->params_type = MSG_SCAN_ARRAY;
+		return p < end && *p == '[' ? scan_params(p, end, sc) : NULL;
+	}
+	if (KEY("result") && sc->result_type == MSG_SCAN_ABSENT) {
+		if ((q = scan_lit(p, end, "true")) != NULL)
+			sc->result_type = MSG_SCAN_TRUE;
+		else if ((q = scan_lit(p, end, "false")) != NULL)
+			sc->result_type = MSG_SCAN_FALSE;
+		else if ((q = scan_lit(p, end, "null")) != NULL)
+			sc->result_type = MSG_SCAN_NULL;
+		return q;
+	}
+	if (KEY("error") && sc->error_type == MSG_SCAN_ABSENT) {
+		sc->error_type = MSG_SCAN_NULL;
+		return scan_lit(p, end, "null");
+	}
+	return NULL; /* another key, or one seen twice */
+#undef KEY
+}
+
+int
+msg_scan(char *line, size_t len, struct msg_scan *sc)
+{
+	const char *end = line + len;
+	char *p = scan_ws(line, end);
+
+	memset(sc, 0, sizeof(*sc));
+	if (p >= end || *p != '{')
+		return 0;
+	p = scan_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0; /* {}: msg_parse says why it is invalid */
+	for (;;) {
+		struct msg_span key;
+
+		p = scan_str(p, end, &key);
+		if (p == NULL)
+			return 0;
+		p = scan_ws(p, end);
+		if (p >= end || *p != ':')
+			return 0;
+		p = scan_value(scan_ws(p + 1, end), end, &key, sc);
+		if (p == NULL)
+			return 0;
+		p = scan_ws(p, end);
+		if (p < end && *p == '}')
+			break;
+		if (p >= end || *p != ',')
+			return 0;
+		p = scan_ws(p + 1, end);
+	}
+	return scan_ws(p + 1, end) == end ? 1 : 0;
+}
+
+void
+msg_scan_terminate(struct msg_scan *sc)
+{
+	if (sc->id_type == MSG_SCAN_STRING)
+		sc->id_str.p[sc->id_str.len] = '\0';
+	if (sc->method_type == MSG_SCAN_STRING)
+		sc->method.p[sc->method.len] = '\0';
+	for (size_t i = 0; i < sc->nparams; i++)
+		sc->params[i].p[sc->params[i].len] = '\0';
 }

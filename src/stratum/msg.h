@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct evbuffer;
 
@@ -100,6 +101,57 @@ int msg_send_error(struct evbuffer *out, const json_t *id, int code,
  * notification ("id":null). */
 int msg_send_request(struct evbuffer *out, const json_t *id,
     const char *method, json_t *params);
+
+/*
+ * The usual flat message, scanned without a JSON tree (the share path's
+ * submits and verdicts). Spans point into the line; msg_scan_terminate()
+ * turns them into C strings in place.
+ */
+#define MSG_SCAN_PARAMS 8
+
+struct msg_span {
+	char *p;
+	size_t len;
+};
+
+enum msg_scan_value {
+	MSG_SCAN_ABSENT = 0,
+	MSG_SCAN_NULL,
+	MSG_SCAN_TRUE,
+	MSG_SCAN_FALSE,
+	MSG_SCAN_INT,
+	MSG_SCAN_STRING,
+	MSG_SCAN_ARRAY, /* params: strings */
+	MSG_SCAN_VALUE_MAX
+};
+
+struct msg_scan {
+	enum msg_scan_value id_type;     /* ABSENT, NULL, INT or STRING */
+	int64_t id_int;
+	struct msg_span id_str;
+	enum msg_scan_value method_type; /* ABSENT or STRING */
+	struct msg_span method;
+	enum msg_scan_value params_type; /* ABSENT, NULL or ARRAY */
+	struct msg_span params[MSG_SCAN_PARAMS];
+	size_t nparams;
+	enum msg_scan_value result_type; /* ABSENT, NULL, TRUE or FALSE */
+	enum msg_scan_value error_type;  /* ABSENT or NULL */
+};
+
+/*
+ * msg_scan(line, len, sc): 1 when line is one flat JSON object whose keys
+ * are among id, method, params, result and error, each once, with plain
+ * values: id an integer (at most 18 digits), a string or null; method a
+ * string; params null or an array of at most MSG_SCAN_PARAMS strings;
+ * result true, false or null; error null. Strings are printable ASCII
+ * without escapes. Anything else (other keys, nesting, escapes, numbers
+ * with a fraction, a non-null error...) is 0: the caller parses the line
+ * with msg_parse(), which then reads it exactly as the scan would have.
+ * line is not modified.
+ */
+int msg_scan(char *line, size_t len, struct msg_scan *sc);
+/* NUL-terminate every span of sc in place (each ends at its quote). */
+void msg_scan_terminate(struct msg_scan *sc);
 
 /* msg_method_id(method): the method's enum value; NULL is
  * MSG_M_RESPONSE, an unknown name MSG_M_OTHER. msg_method_label(): its

@@ -164,6 +164,75 @@ test_send(void **state)
 	evbuffer_free(out);
 }
 
+/* The flat scan: what it takes, and that it declines the rest. */
+static int
+scan(const char *text, struct msg_scan *sc, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", text);
+	return msg_scan(buf, strlen(buf), sc);
+}
+
+static void
+test_scan(void **state)
+{
+	static const char *const declined[] = {
+		"",
+		"{}",
+		"[1]",
+		"{\"id\":1,\"method\":\"m\",\"params\":[1]}",       /* a number */
+		"{\"id\":1,\"method\":\"m\",\"params\":[\"a\\\"b\"]}",/* escape */
+		"{\"id\":1.5,\"method\":\"m\"}",                    /* fraction */
+		"{\"id\":1e3,\"method\":\"m\"}",
+		"{\"id\":0123,\"method\":\"m\"}",                   /* leading 0 */
+		"{\"id\":1234567890123456789,\"method\":\"m\"}",    /* 19 digits */
+		"{\"id\":1,\"id\":2,\"method\":\"m\"}",             /* twice */
+		"{\"id\":1,\"result\":true,\"error\":[21,\"x\",null]}",
+		"{\"id\":1,\"result\":{\"a\":1},\"error\":null}",
+		"{\"id\":1,\"method\":\"m\",\"extra\":1}",          /* other key */
+		"{\"id\":1,\"method\":\"m\"} x",                    /* trailing */
+		"{\"id\":1,\"method\":\"m\",}",
+		"{\"id\":1,\"method\":\"m\"",
+		"{\"id\":1,\"method\":\"caf\xc3\xa9\"}",            /* not ASCII */
+		("{\"id\":1,\"method\":\"m\",\"params\":[\"1\",\"2\",\"3\",\"4\","
+		    "\"5\",\"6\",\"7\",\"8\",\"9\"]}"),             /* 9 params */
+	};
+	struct msg_scan sc;
+	char buf[512];
+
+	(void)state;
+	assert_int_equal(scan("{\"params\": [\"w.1\", \"j\", \"01\", \"5f\", "
+	    "\"ab\"], \"id\": 4, \"method\": \"mining.submit\"}\r\n", &sc,
+	    buf, sizeof(buf)), 1);
+	assert_int_equal(sc.id_type, MSG_SCAN_INT);
+	assert_int_equal(sc.id_int, 4);
+	assert_int_equal(sc.nparams, 5);
+	msg_scan_terminate(&sc);
+	assert_string_equal(sc.method.p, "mining.submit");
+	assert_string_equal(sc.params[0].p, "w.1");
+	assert_string_equal(sc.params[4].p, "ab");
+
+	assert_int_equal(scan("{\"id\":\"s-1\",\"result\":false,\"error\":null}",
+	    &sc, buf, sizeof(buf)), 1);
+	assert_int_equal(sc.id_type, MSG_SCAN_STRING);
+	assert_int_equal(sc.result_type, MSG_SCAN_FALSE);
+	assert_int_equal(sc.error_type, MSG_SCAN_NULL);
+	assert_int_equal(sc.method_type, MSG_SCAN_ABSENT);
+	assert_int_equal(scan("{\"id\":-7,\"method\":\"x\",\"params\":[]}", &sc,
+	    buf, sizeof(buf)), 1);
+	assert_int_equal(sc.id_int, -7);
+	assert_int_equal(sc.params_type, MSG_SCAN_ARRAY);
+	assert_int_equal(sc.nparams, 0);
+	for (size_t i = 0; i < sizeof(declined) / sizeof(declined[0]); i++) {
+		char before[512];
+
+		snprintf(before, sizeof(before), "%s", declined[i]);
+		if (scan(declined[i], &sc, buf, sizeof(buf)) != 0)
+			fail_msg("scanned: %s", declined[i]);
+		/* Declining leaves the line as it was, for msg_parse. */
+		assert_string_equal(buf, before);
+	}
+}
+
 int
 main(void)
 {
@@ -173,6 +242,7 @@ main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
