@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "stratum/share.h"
 #include "util/errbuf.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -651,18 +652,6 @@ tls_describe(struct bufferevent *bev, char *buf, size_t size)
 
 /* ---- fingerprints ---- */
 
-static int
-tls_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 tls_fingerprint_parse(const char *text, uint8_t out[TLS_FINGERPRINT_LEN])
 {
@@ -677,12 +666,8 @@ tls_fingerprint_parse(const char *text, uint8_t out[TLS_FINGERPRINT_LEN])
 	else
 		return -1;
 	for (size_t i = 0; i < TLS_FINGERPRINT_LEN; i++) {
-		int hi = tls_hex((unsigned char)text[0]);
-		int lo = hi >= 0 ? tls_hex((unsigned char)text[1]) : -1;
-
-		if (lo < 0)
+		if (share_hex_decode(text, 2, &md[i], 1) != 1)
 			return -1;
-		md[i] = (uint8_t)(hi << 4 | lo);
 		text += 2;
 		if (colons && i + 1 < TLS_FINGERPRINT_LEN && *text++ != ':')
 			return -1;

@@ -13,6 +13,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from tap import check, finish, free_port  # noqa: E402,F401
+
 BIN_DIR = os.environ.get("LOKA_BIN_DIR") or os.path.dirname(
     os.environ["LOKA_BIN"])
 LOKA = os.path.join(BIN_DIR, "loka-stratum")
@@ -21,27 +24,12 @@ MINERSIM = os.path.join(BIN_DIR, "loka-minersim")
 
 TMP = tempfile.mkdtemp(prefix="loka-e2e-")
 _procs = []
-passed = 0
-failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + what, flush=True)
-    else:
-        failed += 1
-        print("not ok - " + what + (": " + str(detail) if detail else ""),
-              flush=True)
-    return cond
 
 
 def done():
     for p in _procs:
         p.kill()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(0 if failed == 0 else 1)
+    finish()
 
 
 def wait_until(fn, timeout=10.0, step=0.05):

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import sys
 import time
 import urllib.error
@@ -28,7 +27,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 from loka_e2e import Loka, Pool, Proc, check, done, minersim  # noqa: E402
-from loka_e2e import wait_until  # noqa: E402
+from loka_e2e import free_port, wait_until  # noqa: E402
 import loka_e2e as e  # noqa: E402
 
 PROMETHEUS = shutil.which("prometheus")
@@ -47,13 +46,6 @@ if PROMETHEUS is None:
     print("# skipped: prometheus is not installed")
     sys.exit(77)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Prometheus:

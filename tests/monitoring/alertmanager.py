@@ -10,39 +10,20 @@ installed. Every wait is bounded; nothing leaves 127.0.0.1.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from tap import check, finish, free_port  # noqa: E402
+
 SRC = os.environ.get("LOKA_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
 CONFIG = os.path.join(SRC, "monitoring", "alertmanager", "alertmanager.yml")
 BIN = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-passed = 0
-failed = 0
 
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + what, flush=True)
-    else:
-        failed += 1
-        print("not ok - " + what + (": " + str(detail) if detail else ""),
-              flush=True)
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def api(port, path, body=None):
@@ -160,5 +141,4 @@ finally:
     log.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(0 if failed == 0 else 1)
+finish()

@@ -24,23 +24,12 @@ import tempfile
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from tap import check, finish  # noqa: E402
+
 SRC = os.environ.get("LOKA_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", ".."))
 MON = os.path.join(SRC, "monitoring")
-passed = 0
-failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + what, flush=True)
-    else:
-        failed += 1
-        print("not ok - " + what + (": " + str(detail) if detail else ""),
-              flush=True)
-    return cond
 
 
 def load_yaml(*path):
@@ -237,5 +226,4 @@ else:
                       r.stdout + r.stderr)
     shutil.rmtree(tmp)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(0 if failed == 0 else 1)
+finish()
