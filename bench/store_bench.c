@@ -151,7 +151,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	s = store_new(c, (size_t)producers, "bench", err, sizeof(err));
-	if (s == NULL || store_start(s) != 0) {
+	if (s == NULL || store_start(s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

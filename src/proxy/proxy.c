@@ -404,11 +404,13 @@ proxy_run(const struct cfg *c)
 		proxy_metrics_register(&p, reg);
 		security_metrics_register(p.security, reg);
 	}
-	if (store_start(p.store) != 0)
+	if (store_start(p.store, err, sizeof(err)) != 0) {
+		log_errorx("store", "%s", err);
 		goto out;
+	}
 	log_info("store", "books in %s as instance \"%s\"; journal in %s",
 	    db_kind_label(c->database.url), instance,
-	    c->database.spool_path);
+	    store_journal_dir(p.store));
 	if (c->metrics.enabled) {
 		api = api_start(c, reg, proxy_health, proxy_api, &p);
 		if (api == NULL)

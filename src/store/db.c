@@ -264,6 +264,13 @@ struct db *
 db_open(const char *url, int64_t connect_timeout_ms, char *err,
     size_t errlen)
 {
+	return db_open_flags(url, connect_timeout_ms, 0, err, errlen);
+}
+
+struct db *
+db_open_flags(const char *url, int64_t connect_timeout_ms, int flags,
+    char *err, size_t errlen)
+{
 	struct db *db;
 	char msg[512];
 	char *masked;
@@ -282,7 +289,8 @@ db_open(const char *url, int64_t connect_timeout_ms, char *err,
 			    "(sqlite://loka.db, sqlite:///var/lib/loka.db)");
 		else
 			db->sqlite = db_sqlite_open(url + 9,
-			    connect_timeout_ms, msg, sizeof(msg));
+			    connect_timeout_ms, !(flags & DB_OPEN_EXISTING),
+			    msg, sizeof(msg));
 		ok = db->sqlite != NULL;
 	} else if (strncmp(url, "postgresql://", 13) == 0 ||
 	    strncmp(url, "postgres://", 11) == 0) {
@@ -399,6 +407,24 @@ db_healthy(struct db *db)
 	if (db->kind == DB_POSTGRES)
 		return db_pg_healthy(db->pg);
 	return db->sqlite != NULL;
+}
+
+int
+db_check(struct db *db, char *err, size_t errlen)
+{
+	if (db == NULL) {
+		db_errf(err, errlen, "not connected");
+		return -1;
+	}
+	if (db->kind == DB_SQLITE)
+		return db_sqlite_check(db->sqlite, err, errlen);
+	/* No reconnection here (db_healthy's): a database recreated under
+	 * the same name must not pass for the one that was opened. */
+	if (!db_pg_connected(db->pg)) {
+		db_errf(err, errlen, "the connection to PostgreSQL was lost");
+		return -1;
+	}
+	return 0;
 }
 
 struct first_value {

@@ -53,6 +53,11 @@ typedef int (*db_row_fn)(void *arg, int ncols, const char *const *values,
 struct db *db_open(const char *url, int64_t connect_timeout_ms, char *err,
     size_t errlen);
 void db_close(struct db *db); /* NULL is a no-op */
+/* db_open with flags: DB_OPEN_EXISTING never creates a SQLite file (a
+ * database that vanished under a running Loka is not made anew). */
+#define DB_OPEN_EXISTING 0x1
+struct db *db_open_flags(const char *url, int64_t connect_timeout_ms,
+    int flags, char *err, size_t errlen);
 
 enum db_kind db_kind(const struct db *db);
 const char *db_kind_name(enum db_kind kind); /* "sqlite", "postgresql" */
@@ -81,6 +86,14 @@ int db_rollback(struct db *db);
  * decide between writing and spooling.
  */
 bool db_healthy(struct db *db);
+
+/*
+ * db_check(db, err, errlen): whether this is still the database that was
+ * opened: SQLite, the path names the same file (not removed or replaced);
+ * PostgreSQL, the connection works. 0, or -1 with a message. Cheap (a
+ * stat, or the connection status); the store runs it every second.
+ */
+int db_check(struct db *db, char *err, size_t errlen);
 
 /*
  * Convenience: the first column of the first row as int64 / text.
@@ -116,6 +129,15 @@ int db_migration_status(struct db *db, struct db_migration_info *out,
     size_t max, char *err, size_t errlen);
 /* The number of migrations this build knows. */
 int db_migration_count(void);
+/*
+ * db_identity(db, out, outlen, err, errlen): the database's identity, a
+ * random id made by migration 2 with the schema (it travels with a
+ * backup and a dump, and differs for every database created). 0 with the
+ * id in out; 1 when the schema has none (not migrated); -1 with a message.
+ */
+#define DB_IDENTITY_MAX 64
+int db_identity(struct db *db, char *out, size_t outlen, char *err,
+    size_t errlen);
 /* Drop every Loka table (database reset --yes). */
 int db_reset(struct db *db, char *err, size_t errlen);
 

@@ -37,9 +37,13 @@ void db_errf(char *err, size_t errlen, const char *fmt, ...)
  */
 int db_placeholders(const char *sql, char **out);
 
-/* SQLite (db_sqlite.c). path is a file name or ":memory:". */
+/* SQLite (db_sqlite.c). path is a file name or ":memory:"; create: make
+ * the file when it is missing. */
 struct db_sqlite *db_sqlite_open(const char *path, int64_t busy_timeout_ms,
-    char *err, size_t errlen);
+    bool create, char *err, size_t errlen);
+/* 0 while path still names the file that was opened; -1 with a message
+ * when it was removed or replaced. */
+int db_sqlite_check(struct db_sqlite *s, char *err, size_t errlen);
 /* Without parameters sql may hold several statements (a script). */
 int db_sqlite_exec(struct db_sqlite *s, const char *sql,
     const char *const *params, int nparams, db_row_fn fn, void *arg,
@@ -52,6 +56,8 @@ struct db_pg *db_pg_open(const char *url, int64_t connect_timeout_ms,
 int db_pg_exec(struct db_pg *p, const char *sql, const char *const *params,
     int nparams, db_row_fn fn, void *arg, char *err, size_t errlen);
 bool db_pg_healthy(struct db_pg *p);
+/* Whether the connection is up, without trying to reconnect. */
+bool db_pg_connected(struct db_pg *p);
 void db_pg_close(struct db_pg *p);
 
 #endif

@@ -166,6 +166,12 @@ db_pg_healthy(struct db_pg *p)
 	return PQstatus(p->conn) == CONNECTION_OK;
 }
 
+bool
+db_pg_connected(struct db_pg *p)
+{
+	return p != NULL && PQstatus(p->conn) == CONNECTION_OK;
+}
+
 void
 db_pg_close(struct db_pg *p)
 {

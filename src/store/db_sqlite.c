@@ -15,10 +15,12 @@
  */
 #include <sqlite3.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/db_internal.h"
 #include "util/log.h"
@@ -43,6 +45,10 @@ struct sq_cached {
 
 struct db_sqlite {
 	sqlite3 *db;
+	char *path;
+	bool has_file;   /* a file (not :memory:): dev and ino below */
+	dev_t dev;
+	ino_t ino;
 	struct sq_cached cache[SQ_CACHE_SIZE];
 	uint64_t clock;
 };
@@ -314,16 +320,17 @@ pragma(sqlite3 *h, const char *sql, struct pragma_value *v, char *err,
 }
 
 struct db_sqlite *
-db_sqlite_open(const char *path, int64_t busy_timeout_ms, char *err,
-    size_t errlen)
+db_sqlite_open(const char *path, int64_t busy_timeout_ms, bool create,
+    char *err, size_t errlen)
 {
 	struct db_sqlite *s;
 	struct pragma_value v;
+	struct stat st;
 	sqlite3 *h = NULL;
 	int rc;
 
 	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	    (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		db_errf(err, errlen, "%s", h != NULL ? sqlite3_errmsg(h) :
 		    sqlite3_errstr(rc));
@@ -352,6 +359,15 @@ db_sqlite_open(const char *path, int64_t busy_timeout_ms, char *err,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->db = h;
+	s->path = xstrdup(path);
+	/* The file as it is now: a later check tells whether the path still
+	 * names it (an operator may delete or replace it under Loka). */
+	if (strcmp(path, ":memory:") != 0 && path[0] != '\0' &&
+	    stat(path, &st) == 0) {
+		s->has_file = true;
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	}
 	return s;
 fail:
 	sqlite3_close_v2(h);
@@ -370,5 +386,26 @@ db_sqlite_close(struct db_sqlite *s)
 		free(s->cache[i].sql);
 	}
 	sqlite3_close_v2(s->db);
+	free(s->path);
 	free(s);
+}
+
+int
+db_sqlite_check(struct db_sqlite *s, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!s->has_file)
+		return 0;
+	if (stat(s->path, &st) != 0) {
+		db_errf(err, errlen, "the database file %s is gone (%s)",
+		    s->path, strerror(errno));
+		return -1;
+	}
+	if (st.st_dev != s->dev || st.st_ino != s->ino) {
+		db_errf(err, errlen, "the database file %s was replaced by "
+		    "another file", s->path);
+		return -1;
+	}
+	return 0;
 }

@@ -6,15 +6,26 @@
  * bounds the loss of a crash to [database] fsync_interval. A new segment's
  * directory entry is fsync()ed too, or the file could vanish on power
  * loss.
+ *
+ * A full disk: write(2) may take part of the buffer and then fail. The
+ * buffer remembers how much of it is in the file, so the next attempt
+ * goes on from the first byte not written (never the whole buffer again,
+ * which would put a copy of a record's start in the middle of the file
+ * and make everything after it unreadable). While the buffer cannot be
+ * written and has no room, appends are refused and the caller keeps the
+ * events (the store leaves them in its rings).
  */
 #include "store/journal.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +34,11 @@
 
 #define JOURNAL_HDR 8
 #define JOURNAL_BUF (64 * 1024)
+/* Past this, what follows the last good record of a segment is more than
+ * one torn record can be: damage, kept aside before it is cut off. */
+#define JOURNAL_TORN_MAX (JOURNAL_HDR + JOURNAL_PAYLOAD_MAX)
+/* The owner file is a few lines. */
+#define JOURNAL_OWNER_MAX 4096
 
 struct segment {
 	uint64_t first_seq;
@@ -34,11 +50,14 @@ struct segment {
 struct journal {
 	char *dir;
 	uint64_t max_bytes;
+	int flags;
 	struct segment *segs; /* sorted by first_seq */
 	size_t nsegs;
 	int fd;               /* the segment being written (the last), or -1 */
+	int lockfd;
 	char *buf;
-	size_t buflen;
+	size_t buflen;        /* bytes of records in buf */
+	size_t written;       /* of which already in the file */
 	uint64_t last_seq;
 	uint64_t total;
 };
@@ -94,9 +113,9 @@ get_u64(const uint8_t *p)
 	return v;
 }
 
-/* Read a whole segment; NULL on error. */
+/* Read a whole file of at most max bytes; NULL (errno set) on error. */
 static uint8_t *
-read_segment(const char *path, size_t *len)
+read_file(const char *path, uint64_t max, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -106,7 +125,9 @@ read_segment(const char *path, size_t *len)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) != 0 || st.st_size < 0 ||
-	    (uint64_t)st.st_size > 4ULL * JOURNAL_SEGMENT_BYTES) {
+	    (uint64_t)st.st_size > max) {
+		if (errno == 0 || (uint64_t)st.st_size > max)
+			errno = EFBIG;
 		close(fd);
 		return NULL;
 	}
@@ -116,22 +137,48 @@ read_segment(const char *path, size_t *len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0) {
+			int saved = errno;
+
+			free(buf);
+			close(fd);
+			errno = saved;
+			return NULL;
+		}
+		if (n == 0)
 			break;
 		off += (size_t)n;
 	}
 	close(fd);
+	buf[off] = '\0';
 	*len = off;
 	return buf;
 }
 
+static uint8_t *
+read_segment(const char *path, size_t *len)
+{
+	return read_file(path, 4ULL * JOURNAL_SEGMENT_BYTES, len);
+}
+
+/* Where a walk over records is: what it hands to fn, what it has seen. */
+struct walk {
+	uint64_t after;
+	journal_record_fn fn;
+	void *arg;
+	uint64_t last;   /* last sequence number seen (0: none yet) */
+	uint64_t first;  /* first one given to fn (0: none yet) */
+	bool stopped;    /* fn asked to stop */
+	bool hole;       /* a number was skipped */
+};
+
 /*
- * Walk the records of buf: calls fn (if any) for each valid one and
- * returns the length of the valid prefix; *last gets the last seq.
+ * Walk the records of buf: calls w->fn (if any) for each valid one after
+ * w->after and returns the length of the valid prefix. Stops at a hole
+ * in the numbering when w->fn is set (a replay must not skip one).
  */
 static size_t
-walk(const uint8_t *buf, size_t len, uint64_t after, journal_record_fn fn,
-    void *arg, uint64_t *last, int *stopped)
+walk(const uint8_t *buf, size_t len, struct walk *w)
 {
 	size_t off = 0;
 
@@ -145,11 +192,18 @@ walk(const uint8_t *buf, size_t len, uint64_t after, journal_record_fn fn,
 		    journal_crc32c(payload, plen) != get_u32(buf + off + 4))
 			break;
 		seq = get_u64(payload);
-		*last = seq;
-		if (fn != NULL && seq > after && fn(arg, seq, payload, plen) !=
-		    0) {
-			*stopped = 1;
+		if (w->fn != NULL && w->last != 0 && seq != w->last + 1) {
+			w->hole = true;
 			return off;
+		}
+		w->last = seq;
+		if (w->fn != NULL && seq > w->after) {
+			if (w->first == 0)
+				w->first = seq;
+			if (w->fn(w->arg, seq, payload, plen) != 0) {
+				w->stopped = true;
+				return off;
+			}
 		}
 		off += JOURNAL_HDR + plen;
 	}
@@ -164,14 +218,117 @@ seg_cmp(const void *a, const void *b)
 	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
 }
 
+/* Keep a damaged tail of a segment beside it before it is cut off. */
+static void
+save_damaged(const char *path, const uint8_t *tail, size_t len)
+{
+	char *aside = xasprintf("%s.damaged", path);
+	int fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	while (fd >= 0 && off < len) {
+		ssize_t n = write(fd, tail + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (fd < 0 || off < len || fsync(fd) != 0)
+		log_warn("store", "cannot keep the damaged part in %s", aside);
+	if (fd >= 0)
+		close(fd);
+	free(aside);
+}
+
+/* Scan segment s: its valid length and last sequence number; cut a torn
+ * tail off unless read-only. */
+static int
+scan_segment(struct journal *j, struct segment *s, char *err, size_t errlen)
+{
+	size_t len = 0, valid;
+	struct walk w = { 0 };
+	uint8_t *buf = read_segment(s->path, &len);
+
+	if (buf == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", s->path,
+		    strerror(errno));
+		return -1;
+	}
+	w.last = s->first_seq ? s->first_seq - 1 : 0;
+	valid = walk(buf, len, &w);
+	if (valid < len && !(j->flags & JOURNAL_READONLY)) {
+		if (len - valid > JOURNAL_TORN_MAX) {
+			/* Not one record torn by a crash: damage. Keep it. */
+			save_damaged(s->path, buf + valid, len - valid);
+			log_errorx("store", "journal %s: %zu bytes after the "
+			    "last readable record are damaged; kept in "
+			    "%s.damaged and cut off", s->path, len - valid,
+			    s->path);
+		} else {
+			/* A crash in the middle of a write: the tail was
+			 * never acknowledged to anyone. */
+			log_warnx("store", "journal %s: %zu bytes of a torn "
+			    "record at the end cut off", s->path, len - valid);
+		}
+		if (truncate(s->path, (off_t)valid) != 0)
+			log_warn("store", "truncate %s", s->path);
+	}
+	free(buf);
+	s->bytes = valid;
+	s->last_seq = w.last;
+	j->total += valid;
+	if (w.last > j->last_seq)
+		j->last_seq = w.last;
+	return 0;
+}
+
+/* Take the journal's lock; -1 with a message naming who holds it. */
+static int
+take_lock(struct journal *j, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/lock", j->dir);
+	char pid[32];
+	int n;
+
+	j->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->lockfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		    strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (flock(j->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		n = (int)pread(j->lockfd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "the journal %s is in use by another "
+		    "loka-stratum process%s%s%s: two processes must never share "
+		    "a journal (stop it, or give this one its own [database] "
+		    "spool_path)", j->dir, pid[0] != '\0' ? " (pid " : "",
+		    pid[0] != '\0' ? pid : "", pid[0] != '\0' ? ")" : "");
+		free(path);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(j->lockfd, 0) != 0 ||
+	    pwrite(j->lockfd, pid, (size_t)n, 0) != n)
+		log_debug("store", "cannot note the pid in %s", path);
+	free(path);
+	return 0;
+}
+
 struct journal *
-journal_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
+journal_open(const char *dir, uint64_t max_bytes, int flags, char *err,
+    size_t errlen)
 {
 	struct journal *j;
 	DIR *d;
 	struct dirent *e;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (!(flags & JOURNAL_READONLY) && mkdir(dir, 0700) != 0 &&
+	    errno != EEXIST) {
 		snprintf(err, errlen, "cannot create journal directory %s: %s",
 		    dir, strerror(errno));
 		return NULL;
@@ -185,8 +342,15 @@ journal_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 	j = xcalloc(1, sizeof(*j));
 	j->dir = xstrdup(dir);
 	j->max_bytes = max_bytes;
+	j->flags = flags;
 	j->fd = -1;
+	j->lockfd = -1;
 	j->buf = xmalloc(JOURNAL_BUF);
+	if (!(flags & JOURNAL_READONLY) && take_lock(j, err, errlen) != 0) {
+		closedir(d);
+		journal_close(j);
+		return NULL;
+	}
 	while ((e = readdir(d)) != NULL) {
 		char *end;
 		unsigned long long first;
@@ -208,53 +372,44 @@ journal_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 	if (j->nsegs > 1)
 		qsort(j->segs, j->nsegs, sizeof(*j->segs), seg_cmp);
 	for (size_t i = 0; i < j->nsegs; i++) {
-		struct segment *s = &j->segs[i];
-		size_t len = 0, valid;
-		uint64_t last = s->first_seq ? s->first_seq - 1 : 0;
-		int stopped = 0;
-		uint8_t *buf = read_segment(s->path, &len);
-
-		if (buf == NULL) {
-			snprintf(err, errlen, "cannot read %s: %s", s->path,
-			    strerror(errno));
+		if (scan_segment(j, &j->segs[i], err, errlen) != 0) {
 			journal_close(j);
 			return NULL;
 		}
-		valid = walk(buf, len, 0, NULL, NULL, &last, &stopped);
-		free(buf);
-		if (valid < len) {
-			/* A crash in the middle of a write: the tail was
-			 * never acknowledged to anyone; cut it off. */
-			log_warnx("store", "journal %s: %zu bytes of a torn "
-			    "record at the end cut off", s->path, len - valid);
-			if (truncate(s->path, (off_t)valid) != 0)
-				log_warn("store", "truncate %s", s->path);
-		}
-		s->bytes = valid;
-		s->last_seq = last;
-		j->total += valid;
-		if (last > j->last_seq)
-			j->last_seq = last;
 	}
 	return j;
 }
 
+/* Write what the buffer holds past `written`; keeps the rest on error. */
 static int
 flush_buf(struct journal *j)
 {
-	size_t off = 0;
+	int rc = 0;
 
-	while (off < j->buflen) {
-		ssize_t n = write(j->fd, j->buf + off, j->buflen - off);
+	while (j->written < j->buflen) {
+		ssize_t n = write(j->fd, j->buf + j->written,
+		    j->buflen - j->written);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -1;
-		off += (size_t)n;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			rc = -1;
+			break;
+		}
+		j->written += (size_t)n;
 	}
-	j->buflen = 0;
-	return 0;
+	/* Make room: drop what is in the file, keep the rest in order. */
+	if (j->written > 0) {
+		int saved = errno;
+
+		memmove(j->buf, j->buf + j->written, j->buflen - j->written);
+		j->buflen -= j->written;
+		j->written = 0;
+		errno = saved;
+	}
+	return rc;
 }
 
 void
@@ -263,15 +418,26 @@ journal_close(struct journal *j)
 	if (j == NULL)
 		return;
 	if (j->fd >= 0) {
-		journal_sync(j);
+		if (journal_sync(j) != 0 && j->buflen > 0)
+			log_errorx("store", "journal %s: %zu bytes of records "
+			    "could not be written at close (%s)", j->dir,
+			    j->buflen, strerror(errno));
 		close(j->fd);
 	}
+	if (j->lockfd >= 0)
+		close(j->lockfd); /* releases the lock */
 	for (size_t i = 0; i < j->nsegs; i++)
 		free(j->segs[i].path);
 	free(j->segs);
 	free(j->buf);
 	free(j->dir);
 	free(j);
+}
+
+const char *
+journal_dir(const struct journal *j)
+{
+	return j->dir;
 }
 
 uint64_t
@@ -281,23 +447,47 @@ journal_last_seq(const struct journal *j)
 }
 
 uint64_t
+journal_first_seq(const struct journal *j)
+{
+	for (size_t i = 0; i < j->nsegs; i++)
+		if (j->segs[i].bytes > 0)
+			return j->segs[i].first_seq;
+	return 0;
+}
+
+uint64_t
 journal_bytes(const struct journal *j)
 {
 	return j->total;
 }
 
-static void
+size_t
+journal_segments(const struct journal *j)
+{
+	return j->nsegs;
+}
+
+size_t
+journal_unwritten(const struct journal *j)
+{
+	return j->buflen - j->written;
+}
+
+static int
 sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
 
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
-/* Start a new segment whose first record is seq. */
+/* Start a new segment whose first record is seq. The previous one must
+ * be entirely in its file first. */
 static int
 new_segment(struct journal *j, uint64_t seq)
 {
@@ -336,7 +526,8 @@ journal_append(struct journal *j, uint64_t seq, const void *payload,
 	struct segment *s;
 	size_t rec = JOURNAL_HDR + len;
 
-	if (len < 8 || len > JOURNAL_PAYLOAD_MAX) {
+	if (len < 8 || len > JOURNAL_PAYLOAD_MAX ||
+	    (j->flags & JOURNAL_READONLY)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -349,8 +540,9 @@ journal_append(struct journal *j, uint64_t seq, const void *payload,
 		if (new_segment(j, seq) != 0)
 			return -1;
 	}
-	if (j->buflen + rec > JOURNAL_BUF && flush_buf(j) != 0)
-		return -1;
+	if (j->buflen + rec > JOURNAL_BUF && flush_buf(j) != 0 &&
+	    j->buflen + rec > JOURNAL_BUF)
+		return -1; /* no room, and the disk takes nothing */
 	put_u32(hdr, (uint32_t)len);
 	put_u32(hdr + 4, journal_crc32c(payload, len));
 	memcpy(j->buf + j->buflen, hdr, JOURNAL_HDR);
@@ -377,27 +569,64 @@ journal_sync(struct journal *j)
 
 int
 journal_replay(struct journal *j, uint64_t after, journal_record_fn fn,
-    void *arg)
+    void *arg, uint64_t *first, char *err, size_t errlen)
 {
-	if (j->fd >= 0 && flush_buf(j) != 0)
+	struct walk w = { 0 };
+
+	w.after = after;
+	w.fn = fn;
+	w.arg = arg;
+	if (first != NULL)
+		*first = 0;
+	if (j->fd >= 0 && flush_buf(j) != 0) {
+		snprintf(err, errlen, "journal %s: %zu bytes of records cannot "
+		    "be written yet: %s", j->dir, j->buflen, strerror(errno));
 		return -1;
+	}
 	for (size_t i = 0; i < j->nsegs; i++) {
 		struct segment *s = &j->segs[i];
-		uint64_t last = 0;
-		int stopped = 0;
-		size_t len;
+		size_t len, valid;
 		uint8_t *buf;
 
-		if (s->last_seq <= after || s->bytes == 0)
+		if (s->bytes == 0)
 			continue;
+		if (s->last_seq <= after) {
+			w.last = s->last_seq; /* read at open */
+			continue;
+		}
 		buf = read_segment(s->path, &len);
-		if (buf == NULL)
+		if (buf == NULL) {
+			snprintf(err, errlen, "cannot read %s: %s", s->path,
+			    strerror(errno));
 			return -1;
-		walk(buf, len < s->bytes ? len : s->bytes, after, fn, arg,
-		    &last, &stopped);
+		}
+		valid = walk(buf, len < s->bytes ? len : s->bytes, &w);
 		free(buf);
-		if (stopped)
+		if (w.stopped) {
+			snprintf(err, errlen, "replay stopped at event %" PRIu64,
+			    w.last + 1);
 			return -1;
+		}
+		if (w.hole) {
+			snprintf(err, errlen, "journal %s: events after %"
+			    PRIu64 " are missing from %s", j->dir, w.last,
+			    s->path);
+			return -1;
+		}
+		if (valid < s->bytes) {
+			snprintf(err, errlen, "journal %s: %s holds %zu bytes of "
+			    "readable records where %" PRIu64 " were written",
+			    j->dir, s->path, valid, s->bytes);
+			return -1;
+		}
+	}
+	if (first != NULL)
+		*first = w.first;
+	if (w.last != j->last_seq) {
+		snprintf(err, errlen, "journal %s: replay ended at event %"
+		    PRIu64 " but events up to %" PRIu64 " were written",
+		    j->dir, w.last, j->last_seq);
+		return -1;
 	}
 	return 0;
 }
@@ -429,4 +658,153 @@ journal_release(struct journal *j, uint64_t upto)
 		removed++;
 	}
 	return removed;
+}
+
+/* ---- the owner file ---- */
+
+static bool
+plain_text(const char *v, size_t max)
+{
+	size_t n = 0;
+
+	for (; *v != '\0'; v++, n++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return n <= max;
+}
+
+int
+journal_owner_read(const char *dir, struct journal_owner *o, char *err,
+    size_t errlen)
+{
+	char *path = xasprintf("%s/owner", dir);
+	size_t len;
+	char *text = (char *)read_file(path, JOURNAL_OWNER_MAX, &len);
+	char *line, *save = NULL;
+	int rc = 0, lineno = 0;
+
+	memset(o, 0, sizeof(*o));
+	if (text == NULL) {
+		rc = errno == ENOENT ? 1 : -1;
+		if (rc < 0)
+			snprintf(err, errlen, "cannot read %s: %s", path,
+			    strerror(errno));
+		free(path);
+		return rc;
+	}
+	for (line = strtok_r(text, "\n", &save); line != NULL && rc == 0;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '='), *key = line, *val, *end;
+
+		lineno++;
+		while (isspace((unsigned char)*key))
+			key++;
+		if (*key == '\0' || *key == '#')
+			continue;
+		if (eq == NULL) {
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		val = eq + 1;
+		for (end = eq; end > key && isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		while (isspace((unsigned char)*val))
+			val++;
+		for (end = val + strlen(val); end > val &&
+		    isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		if (strcmp(key, "database") == 0 &&
+		    plain_text(val, JOURNAL_ID_MAX)) {
+			snprintf(o->database, sizeof(o->database), "%s", val);
+		} else if (strcmp(key, "instance") == 0 &&
+		    plain_text(val, JOURNAL_INSTANCE_MAX)) {
+			snprintf(o->instance, sizeof(o->instance), "%s", val);
+		} else if (strcmp(key, "drained") == 0) {
+			errno = 0;
+			o->drained = strtoull(val, &end, 10);
+			o->has_drained = true;
+			if (errno != 0 || end == val || *end != '\0')
+				rc = -1;
+		} else if (strcmp(key, "database") == 0 ||
+		    strcmp(key, "instance") == 0) {
+			rc = -1;
+		}
+		/* Other keys: from a later version; ignored. */
+	}
+	if (rc == 0 && o->database[0] == '\0')
+		rc = -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: line %d is not what Loka writes "
+		    "(database = ID, instance = NAME, drained = N)", path,
+		    lineno);
+		memset(o, 0, sizeof(*o));
+	}
+	free(text);
+	free(path);
+	return rc;
+}
+
+int
+journal_owner_write(struct journal *j, const struct journal_owner *o,
+    char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/owner", j->dir);
+	char *tmp = xasprintf("%s/owner.tmp", j->dir);
+	char *text;
+	int fd, rc = -1;
+	size_t off = 0, len;
+
+	if ((j->flags & JOURNAL_READONLY) || o->database[0] == '\0' ||
+	    !plain_text(o->database, JOURNAL_ID_MAX) ||
+	    !plain_text(o->instance, JOURNAL_INSTANCE_MAX)) {
+		snprintf(err, errlen, "journal %s: cannot record owner "
+		    "\"%s\" (read-only, or not a plain name)", j->dir,
+		    o->database);
+		goto out;
+	}
+	if (o->has_drained)
+		text = xasprintf("# The database this share-event journal "
+		    "belongs to. Written by loka-stratum;\n# see `loka-stratum "
+		    "journal --help` before changing anything here.\n"
+		    "database = %s\ninstance = %s\ndrained = %" PRIu64 "\n",
+		    o->database, o->instance, o->drained);
+	else
+		text = xasprintf("# The database this share-event journal "
+		    "belongs to. Written by loka-stratum;\n# see `loka-stratum "
+		    "journal --help` before changing anything here.\n"
+		    "database = %s\ninstance = %s\n", o->database,
+		    o->instance);
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		while (off < len) {
+			ssize_t n = write(fd, text + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = ENOSPC;
+				break;
+			}
+			off += (size_t)n;
+		}
+		if (off == len && fsync(fd) == 0)
+			rc = 0;
+		if (close(fd) != 0)
+			rc = -1;
+	}
+	if (rc == 0 && (rename(tmp, path) != 0 || sync_dir(j->dir) != 0))
+		rc = -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+	}
+	free(text);
+out:
+	free(path);
+	free(tmp);
+	return rc;
 }

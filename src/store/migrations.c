@@ -124,6 +124,29 @@ static const char m1_sqlite[] = M1("INTEGER PRIMARY KEY AUTOINCREMENT",
 static const char m1_postgres[] = M1("BIGSERIAL PRIMARY KEY",
     "DOUBLE PRECISION", "day ~ '^[0-9]{4}-[01][0-9]-[0-3][0-9]$'");
 
+/*
+ * Migration 2: the database's identity, a random id made once, with the
+ * schema. The journal records the id of the database it belongs to, so
+ * that its events are never replayed into another one (store.c).
+ */
+#define M2(RANDOM_ID, NOW) \
+    "CREATE TABLE loka_database (\n" \
+    "	singleton SMALLINT NOT NULL PRIMARY KEY CHECK (singleton = 1),\n" \
+    "	id TEXT NOT NULL,\n" \
+    "	created_at BIGINT NOT NULL\n" \
+    ");\n" \
+    "INSERT INTO loka_database (singleton, id, created_at) VALUES (1, " \
+    RANDOM_ID ", " NOW ");\n"
+
+static const char m2_sqlite[] = M2("lower(hex(randomblob(16)))",
+    "CAST(strftime('%s', 'now') AS INTEGER)");
+
+/* md5() of a random number, the clock and the backend: 32 hex digits
+ * (gen_random_uuid() needs PostgreSQL 13). */
+static const char m2_postgres[] = M2("md5(random()::text || "
+    "clock_timestamp()::text || pg_backend_pid()::text)",
+    "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)");
+
 struct migration {
 	int version;
 	const char *name;
@@ -132,6 +155,7 @@ struct migration {
 
 static const struct migration migrations[] = {
 	{ 1, "accounting schema", { m1_sqlite, m1_postgres } },
+	{ 2, "database identity", { m2_sqlite, m2_postgres } },
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -141,7 +165,8 @@ static const struct migration migrations[] = {
  */
 static const char *const loka_tables[] = {
 	"distributions", "earnings", "share_log", "submissions", "workers",
-	"miners", "pools", "store_progress", "schema_migrations",
+	"miners", "pools", "store_progress", "loka_database",
+	"schema_migrations",
 };
 
 int
@@ -249,6 +274,33 @@ table_exists(struct db *db, const char *name, bool *exists, char *err,
 	    err, errlen) < 0)
 		return -1;
 	*exists = n > 0;
+	return 0;
+}
+
+int
+db_identity(struct db *db, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	char *id = NULL;
+	bool exists;
+	int rc;
+
+	if (table_exists(db, "loka_database", &exists, err, errlen) != 0)
+		return -1;
+	if (!exists)
+		return 1;
+	rc = db_query_text(db, "SELECT id FROM loka_database WHERE "
+	    "singleton = 1", NULL, 0, &id, err, errlen);
+	if (rc != 0)
+		return rc;
+	if (id[0] == '\0' || strlen(id) >= outlen) {
+		db_errf(err, errlen, "the database identity \"%.40s\" is not "
+		    "one Loka made", id);
+		free(id);
+		return -1;
+	}
+	snprintf(out, outlen, "%s", id);
+	free(id);
 	return 0;
 }
 

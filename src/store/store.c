@@ -8,7 +8,19 @@
  *         every batch_interval or batch_size events.
  * A failed write drops the in-memory batch (the journal has it) and goes
  * DOWN; on reconnect the journal is replayed from the database's own
- * record of what it applied, then the thread is LIVE again.
+ * record of what it applied, and the thread is LIVE again only when the
+ * database holds every event the journal has.
+ *
+ * The journal belongs to one database (its identity, db_identity()): the
+ * first connection decides whether this database may receive the
+ * journal's events (store_judge()); later connections must reach the same
+ * database, or the store stays down and keeps journaling. While LIVE the
+ * database is checked every second (a SQLite file deleted or replaced, a
+ * PostgreSQL connection lost) and its identity every few seconds (a
+ * database dropped and recreated under the same name).
+ *
+ * An event leaves its ring only once the journal has taken it: while the
+ * journal refuses appends (a full disk), events wait in the rings.
  */
 #include "store/store.h"
 
@@ -41,6 +53,11 @@
 #define STORE_IDLE_MS 5
 /* Between reconnection attempts while the database is away. */
 #define STORE_RETRY_MS 1000
+/* While LIVE: is the database still there, still the same one. */
+#define STORE_CHECK_MS 1000
+#define STORE_IDENTITY_MS 3000
+/* After the journal refused an event, the next attempt. */
+#define STORE_JOURNAL_RETRY_MS 100
 
 enum ev_kind {
 	EV_SHARE = 1,
@@ -134,6 +151,15 @@ struct store {
 	uint64_t dropped_logged;
 	int64_t dropped_log_ms;
 	bool outage_logged;
+	char dbid[DB_IDENTITY_MAX + 1]; /* the journal's database, once known */
+	bool refused;
+	int64_t last_check_ms, last_identity_ms;
+	int64_t journal_retry_ms;       /* no append before this (mono ms) */
+	int append_errno, sync_errno;   /* the last failure's, 0: none */
+	int64_t journal_log_ms;
+
+	pthread_mutex_t reason_lock;
+	char reason[512];               /* under reason_lock */
 };
 
 static uint64_t
@@ -564,8 +590,17 @@ write_share_rows(struct store *s, char *err, size_t errlen)
 }
 
 static void
+set_reason(struct store *s, const char *why)
+{
+	pthread_mutex_lock(&s->reason_lock);
+	snprintf(s->reason, sizeof(s->reason), "%s", why);
+	pthread_mutex_unlock(&s->reason_lock);
+}
+
+static void
 go_down(struct store *s, const char *why)
 {
+	set_reason(s, why);
 	if (!s->outage_logged)
 		log_warnx("store", "database unavailable (%s): share events "
 		    "are kept in the journal and will be written when it is "
@@ -582,11 +617,42 @@ go_down(struct store *s, const char *why)
 	s->last_retry_ms = now_mono_ms();
 }
 
+/* The database must not receive the journal's events: an error (once per
+ * reason), then down until an operator acts. */
+static void
+refuse_db(struct store *s, const char *why)
+{
+	char was[sizeof(s->reason)];
+
+	store_db_reason(s, was, sizeof(was));
+	if (!s->refused || strcmp(was, why) != 0)
+		log_errorx("store", "%s", why);
+	s->refused = true;
+	s->outage_logged = true;
+	atomic_store(&s->stats.db_refused, true);
+	go_down(s, why);
+}
+
+/* This instance's progress mark: every event up to seq is applied. */
+static int
+write_progress(struct store *s, uint64_t seq, char *err, size_t errlen)
+{
+	char v[24], now[24];
+
+	snprintf(v, sizeof(v), "%" PRIu64, seq);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	return db_exec(s->db, "INSERT INTO store_progress (instance, last_seq, "
+	    "updated_at) VALUES (?, ?, ?) ON CONFLICT (instance) DO UPDATE "
+	    "SET last_seq = excluded.last_seq, updated_at = "
+	    "excluded.updated_at", (const char *[]){ s->instance, v, now },
+	    3, NULL, NULL, err, errlen);
+}
+
 /* Write the batch in one transaction with its progress mark. */
 static int
 commit_batch(struct store *s, bool replaying)
 {
-	char err[512], seq[24], now[24];
+	char err[512];
 	int64_t t0 = now_mono_us();
 	int rc;
 
@@ -616,13 +682,7 @@ commit_batch(struct store *s, bool replaying)
 	}
 	if (write_share_rows(s, err, sizeof(err)) != 0)
 		goto fail_rollback;
-	snprintf(seq, sizeof(seq), "%" PRIu64, s->batch.last_seq);
-	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (db_exec(s->db, "INSERT INTO store_progress (instance, last_seq, "
-	    "updated_at) VALUES (?, ?, ?) ON CONFLICT (instance) DO UPDATE "
-	    "SET last_seq = excluded.last_seq, updated_at = "
-	    "excluded.updated_at", (const char *[]){ s->instance, seq, now },
-	    3, NULL, NULL, err, sizeof(err)) != 0)
+	if (write_progress(s, s->batch.last_seq, err, sizeof(err)) != 0)
 		goto fail_rollback;
 	if (db_commit(s->db, err, sizeof(err)) != 0)
 		goto fail_rollback;
@@ -658,8 +718,13 @@ replay_one(void *arg, uint64_t seq, const void *payload, size_t len)
 	struct event e;
 
 	if (ev_decode(payload, len, &e) != 0) {
-		log_warnx("store", "journal record %" PRIu64 " is not an "
-		    "event; skipped", seq);
+		/* Counted as handled, so the progress mark passes it. */
+		log_errorx("store", "journal record %" PRIu64 " is not an "
+		    "event this version can read; skipped", seq);
+		if (s->batch.events == 0)
+			s->batch.first_seq = seq;
+		s->batch.last_seq = seq;
+		s->batch.events++;
 		return 0;
 	}
 	e.seq = seq;
@@ -713,58 +778,260 @@ sync_pools(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Connect, migrate, sync pools, replay the journal: DOWN -> LIVE. */
-static void
-try_connect(struct store *s)
+/* ---- whose journal ---- */
+
+enum store_claim
+store_judge(const struct journal *j, const struct journal_owner *o,
+    bool has_owner, const char *dbid, const char *instance,
+    uint64_t progress)
 {
-	char err[512];
+	uint64_t last = journal_last_seq(j);
+
+	if (has_owner) {
+		if (strcmp(o->database, dbid) == 0 &&
+		    strcmp(o->instance, instance) == 0)
+			return STORE_CLAIM_OURS;
+		if (o->has_drained && o->drained >= last)
+			return STORE_CLAIM_DRAINED;
+		return STORE_CLAIM_FOREIGN;
+	}
+	if (last == 0)
+		return STORE_CLAIM_NEW;
+	if (progress > 0)
+		return STORE_CLAIM_LEGACY;
+	return STORE_CLAIM_UNKNOWN;
+}
+
+const char *
+store_claim_name(enum store_claim c)
+{
+	switch (c) {
+	case STORE_CLAIM_OURS:
+		return "ours";
+	case STORE_CLAIM_NEW:
+		return "new";
+	case STORE_CLAIM_LEGACY:
+		return "legacy";
+	case STORE_CLAIM_DRAINED:
+		return "drained";
+	case STORE_CLAIM_FOREIGN:
+		return "foreign";
+	case STORE_CLAIM_UNKNOWN:
+		return "unknown";
+	}
+	return "?";
+}
+
+/* What the operator can do about a journal that is not this database's. */
+#define STORE_ADVICE "Point [database] url back at the database the " \
+	"journal belongs to; or, if this database is a restore of it, run " \
+	"`loka-stratum journal adopt` to replay the journal into it; or run " \
+	"`loka-stratum journal set-aside` to keep the journal aside (renamed) " \
+	"and start a new one. `loka-stratum journal status` shows both sides."
+
+/* Record this database as the journal's owner (running: not drained). */
+static int
+claim_journal(struct store *s, char *err, size_t errlen)
+{
+	struct journal_owner o;
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.database, sizeof(o.database), "%s", s->dbid);
+	snprintf(o.instance, sizeof(o.instance), "%s", s->instance);
+	return journal_owner_write(s->journal, &o, err, errlen);
+}
+
+/*
+ * The first connection: may this database receive the journal's events?
+ * 0 (the owner file says so now), or -1 with the refusal in err, and
+ * *refused set when it is the journal's ownership (not an I/O error).
+ */
+static int
+settle_owner(struct store *s, uint64_t progress, bool *refused, char *err,
+    size_t errlen)
+{
+	struct journal_owner o;
+	char oerr[256];
+	const char *dir = journal_dir(s->journal);
+	uint64_t last = journal_last_seq(s->journal);
+	int rc = journal_owner_read(dir, &o, oerr, sizeof(oerr));
+	enum store_claim c;
+
+	*refused = false;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", oerr);
+		*refused = true;
+		return -1;
+	}
+	c = store_judge(s->journal, &o, rc == 0, s->dbid, s->instance,
+	    progress);
+	switch (c) {
+	case STORE_CLAIM_OURS:
+		if (!o.has_drained)
+			return 0; /* as it should be: nothing to write */
+		break;
+	case STORE_CLAIM_NEW:
+		break;
+	case STORE_CLAIM_LEGACY:
+		log_info("store", "the journal %s names no database (an older "
+		    "Loka wrote it); this database has instance %s's events "
+		    "up to %" PRIu64 ", so it is the journal's", dir,
+		    s->instance, progress);
+		break;
+	case STORE_CLAIM_DRAINED:
+		/* Every event of it is in its old database: none goes to
+		 * this one, numbering goes on after them. */
+		log_warnx("store", "the journal %s belonged to database %s "
+		    "(instance %s), which holds all of its %" PRIu64 " events; "
+		    "it now belongs to this database (%s) and none of them is "
+		    "written here", dir, o.database, o.instance, last,
+		    s->dbid);
+		if (progress < last && write_progress(s, last, err,
+		    errlen) != 0)
+			return -1;
+		break;
+	case STORE_CLAIM_FOREIGN:
+		snprintf(err, errlen, "the journal %s belongs to database %s "
+		    "(instance %s) and holds events up to %" PRIu64 " that "
+		    "are not known to be in it; this is database %s (instance "
+		    "%s), so none of them is written here. " STORE_ADVICE,
+		    dir, o.database, o.instance, last, s->dbid, s->instance);
+		*refused = true;
+		return -1;
+	case STORE_CLAIM_UNKNOWN:
+		snprintf(err, errlen, "the journal %s holds events up to %"
+		    PRIu64 " but names no database, and this database (%s) "
+		    "has none of instance %s's: they may belong to another "
+		    "database, so none of them is written here. "
+		    STORE_ADVICE, dir, last, s->dbid, s->instance);
+		*refused = true;
+		return -1;
+	}
+	return claim_journal(s, err, errlen);
+}
+
+/*
+ * Open the database, migrate it (first connection, auto_migrate), make
+ * sure it is the journal's, sync the pools and read this instance's
+ * progress into s->applied. 0 with s->db open; -1 with s->db closed and
+ * the reason in err (*refused: the database must not be used).
+ */
+static int
+connect_db(struct store *s, bool *refused, char *err, size_t errlen)
+{
+	const struct cfg_database *dc = &s->cfg->database;
+	bool first = s->dbid[0] == '\0';
+	char id[DB_IDENTITY_MAX + 1];
 	int64_t progress = 0;
 	int n;
 
+	*refused = false;
 	s->last_retry_ms = now_mono_ms();
-	s->db = db_open(s->cfg->database.url,
-	    s->cfg->database.connection_timeout_ms, err, sizeof(err));
-	if (s->db == NULL) {
-		go_down(s, err);
-		return;
-	}
-	if (s->cfg->database.auto_migrate) {
-		n = db_migrate(s->db, err, sizeof(err));
-		if (n < 0) {
-			go_down(s, err);
-			return;
-		}
+	/* A SQLite file that vanished is not made anew (a new database
+	 * would not be the journal's): only the first connection creates. */
+	s->db = db_open_flags(dc->url, dc->connection_timeout_ms,
+	    first ? 0 : DB_OPEN_EXISTING, err, errlen);
+	if (s->db == NULL)
+		return -1;
+	if (first && dc->auto_migrate) {
+		n = db_migrate(s->db, err, errlen);
+		if (n < 0)
+			goto fail;
 		if (n > 0)
 			log_info("store", "applied %d schema migration%s", n,
 			    n == 1 ? "" : "s");
 	}
-	if (sync_pools(s, err, sizeof(err)) != 0 ||
-	    db_query_int(s->db, "SELECT last_seq FROM store_progress WHERE "
-	    "instance = ?", (const char *[]){ s->instance }, 1, &progress,
-	    err, sizeof(err)) < 0) {
-		go_down(s, err);
-		return;
+	n = db_identity(s->db, id, sizeof(id), err, errlen);
+	if (n < 0)
+		goto fail;
+	if (n == 1) {
+		snprintf(err, errlen, "the database has no Loka schema%s",
+		    first ? " (run `loka-stratum database migrate`, or set "
+		    "[database] auto_migrate = true)" : ": it was emptied or "
+		    "recreated under this Loka; events stay in the journal");
+		*refused = !first;
+		goto fail;
 	}
+	if (!first && strcmp(id, s->dbid) != 0) {
+		snprintf(err, errlen, "the database is not the one this Loka "
+		    "writes to (its identity is %s, the journal's database is "
+		    "%s): it was replaced or recreated; events stay in the "
+		    "journal. Restore the database, or restart Loka to decide "
+		    "(it will say what to do)", id, s->dbid);
+		*refused = true;
+		goto fail;
+	}
+	if (db_query_int(s->db, "SELECT last_seq FROM store_progress WHERE "
+	    "instance = ?", (const char *[]){ s->instance }, 1, &progress,
+	    err, errlen) < 0)
+		goto fail;
+	if (first) {
+		snprintf(s->dbid, sizeof(s->dbid), "%s", id);
+		if (settle_owner(s, (uint64_t)progress, refused, err,
+		    errlen) != 0) {
+			s->dbid[0] = '\0';
+			goto fail;
+		}
+		/* A drained journal moved here: progress was set to it. */
+		if (db_query_int(s->db, "SELECT last_seq FROM store_progress "
+		    "WHERE instance = ?", (const char *[]){ s->instance }, 1,
+		    &progress, err, errlen) < 0)
+			goto fail;
+	}
+	if (sync_pools(s, err, errlen) != 0)
+		goto fail;
 	s->applied = (uint64_t)progress;
+	s->last_check_ms = s->last_identity_ms = now_mono_ms();
+	return 0;
+fail:
+	db_close(s->db);
+	s->db = NULL;
+	return -1;
+}
+
+/* Replay what the database misses; LIVE only when it holds everything. */
+static void
+catch_up(struct store *s)
+{
+	char err[512];
+	uint64_t first = 0, before = s->applied;
+
 	if (s->applied > s->seq) {
-		log_errorx("store", "the database has applied events up to "
-		    "%" PRIu64 " for instance %s but the journal only reaches "
-		    "%" PRIu64 ": was the journal (%s) lost, or is another "
-		    "instance using the same name? New events continue after "
-		    "%" PRIu64, s->applied, s->instance, s->seq,
-		    s->cfg->database.spool_path, s->applied);
+		if (journal_last_seq(s->journal) == 0)
+			log_info("store", "a new journal: numbering goes on "
+			    "after the database's event %" PRIu64 " for "
+			    "instance %s", s->applied, s->instance);
+		else
+			log_errorx("store", "the database has applied events "
+			    "up to %" PRIu64 " for instance %s but the journal "
+			    "only reaches %" PRIu64 ": was the journal (%s) "
+			    "lost, or is another instance using the same name? "
+			    "New events continue after %" PRIu64, s->applied,
+			    s->instance, s->seq, journal_dir(s->journal),
+			    s->applied);
 		s->seq = s->applied;
 	}
 	batch_clear(&s->batch);
 	if (s->seq > s->applied) {
-		uint64_t before = s->applied;
-
 		log_info("store", "replaying journal events %" PRIu64 " to "
 		    "%" PRIu64, before + 1, s->seq);
-		if (journal_replay(s->journal, s->applied, replay_one, s) !=
-		    0 || commit_batch(s, true) != 0) {
+		if (journal_replay(s->journal, s->applied, replay_one, s,
+		    &first, err, sizeof(err)) != 0 ||
+		    commit_batch(s, true) != 0) {
 			if (s->db != NULL)
-				go_down(s, "journal replay failed");
+				go_down(s, err);
+			return;
+		}
+		if (first > before + 1)
+			log_errorx("store", "the journal no longer holds events "
+			    "%" PRIu64 " to %" PRIu64 " that the database never "
+			    "received (a database restored from an older "
+			    "backup?): the books miss them", before + 1,
+			    first - 1);
+		if (s->applied != s->seq) {
+			snprintf(err, sizeof(err), "journal replay ended at "
+			    "event %" PRIu64 " of %" PRIu64, s->applied, s->seq);
+			go_down(s, err);
 			return;
 		}
 		log_info("store", "journal replayed: %" PRIu64 " events now "
@@ -772,13 +1039,108 @@ try_connect(struct store *s)
 	}
 	s->live = true;
 	atomic_store(&s->stats.db_up, true);
+	atomic_store(&s->stats.db_refused, false);
+	s->refused = false;
+	set_reason(s, "");
 	if (s->outage_logged)
-		log_info("store", "database is back");
+		log_info("store", "database is back: it holds every journaled "
+		    "event (up to %" PRIu64 ")", s->applied);
 	s->outage_logged = false;
 	s->last_commit_ms = now_mono_ms();
 }
 
+/* DOWN -> LIVE, if the database is there and is the journal's. */
+static void
+try_connect(struct store *s)
+{
+	char err[1024];
+	bool refused;
+
+	if (s->db == NULL && connect_db(s, &refused, err, sizeof(err)) != 0) {
+		if (refused)
+			refuse_db(s, err);
+		else
+			go_down(s, err);
+		return;
+	}
+	catch_up(s);
+}
+
+/* While LIVE: is it still the same database? */
+static void
+check_db(struct store *s, int64_t t)
+{
+	char err[512], id[DB_IDENTITY_MAX + 1];
+	int rc;
+
+	if (t - s->last_check_ms < STORE_CHECK_MS)
+		return;
+	s->last_check_ms = t;
+	if (db_check(s->db, err, sizeof(err)) != 0) {
+		go_down(s, err);
+		return;
+	}
+	if (t - s->last_identity_ms < STORE_IDENTITY_MS)
+		return;
+	s->last_identity_ms = t;
+	rc = db_identity(s->db, id, sizeof(id), err, sizeof(err));
+	if (rc < 0) {
+		go_down(s, err);
+	} else if (rc == 1 || strcmp(id, s->dbid) != 0) {
+		snprintf(err, sizeof(err), "the database %s under this Loka "
+		    "(%s%s): events stay in the journal. Restore it, or restart "
+		    "Loka to decide (it will say what to do)", rc == 1 ?
+		    "lost its Loka schema" : "was replaced", rc == 1 ?
+		    "emptied or recreated" : "its identity is now ",
+		    rc == 1 ? "" : id);
+		refuse_db(s, err);
+	}
+}
+
 /* ---- the thread ---- */
+
+/*
+ * The journal's state after an append (slot: append_errno) or a sync
+ * (sync_errno); err 0: it worked. A failure is an error line (again when
+ * the cause changes, and every 10 s while it lasts), the recovery an
+ * info line; journal_ok is false while either fails.
+ */
+static void
+journal_state(struct store *s, int *slot, int err)
+{
+	bool was_ok = s->append_errno == 0 && s->sync_errno == 0, ok;
+	int64_t t = now_mono_ms();
+
+	if (err != 0) {
+		atomic_fetch_add_explicit(&s->stats.journal_errors, 1,
+		    memory_order_relaxed);
+		s->journal_retry_ms = t + STORE_JOURNAL_RETRY_MS;
+		if (*slot != err || t - s->journal_log_ms >= 10000) {
+			if (slot == &s->append_errno)
+				log_write(LOG_ERROR, "store", 0, err, "the "
+				    "journal %s takes no more events (%" PRIu64
+				    " bytes of [database] spool_max_bytes %"
+				    PRId64 "); they wait in memory, up to "
+				    "[database] queue_size, and are lost past "
+				    "that", journal_dir(s->journal),
+				    journal_bytes(s->journal),
+				    s->cfg->database.spool_max_bytes);
+			else
+				log_write(LOG_ERROR, "store", 0, err, "the "
+				    "journal %s cannot be written: %zu bytes of "
+				    "events wait in memory",
+				    journal_dir(s->journal),
+				    journal_unwritten(s->journal));
+			s->journal_log_ms = t;
+		}
+	}
+	*slot = err;
+	ok = s->append_errno == 0 && s->sync_errno == 0;
+	if (ok && !was_ok)
+		log_info("store", "the journal %s takes events again",
+		    journal_dir(s->journal));
+	atomic_store(&s->stats.journal_ok, ok);
+}
 
 /* Move events from the rings to the journal (and the batch when live). */
 static size_t
@@ -786,6 +1148,7 @@ drain(struct store *s)
 {
 	size_t n = 0;
 	uint64_t depth = 0;
+	bool blocked = now_mono_ms() < s->journal_retry_ms;
 
 	for (size_t i = 0; i < s->nrings; i++) {
 		struct store_ring *r = &s->rings[i];
@@ -794,7 +1157,7 @@ drain(struct store *s)
 		uint64_t head = atomic_load_explicit(&r->head,
 		    memory_order_acquire);
 
-		while (tail < head) {
+		while (!blocked && tail < head) {
 			uint8_t hdr[4], ev[EV_MAX];
 			size_t len;
 			struct event e;
@@ -804,15 +1167,18 @@ drain(struct store *s)
 			if (len > EV_MAX)
 				abort(); /* our own producer wrote it */
 			ring_copy_out(r, tail + 4, ev, len);
-			tail += (4 + len + 7) & ~(uint64_t)7;
-			put_le(ev, ++s->seq, 8);
-			if (journal_append(s->journal, s->seq, ev, len) != 0) {
-				/* Journal full or disk failing: loud. */
-				s->seq--;
-				atomic_fetch_add_explicit(&s->stats.dropped,
-				    1, memory_order_relaxed);
-				continue;
+			put_le(ev, s->seq + 1, 8);
+			if (journal_append(s->journal, s->seq + 1, ev,
+			    len) != 0) {
+				/* The event stays in the ring. */
+				journal_state(s, &s->append_errno, errno);
+				blocked = true;
+				break;
 			}
+			s->seq++;
+			tail += (4 + len + 7) & ~(uint64_t)7;
+			if (s->append_errno != 0)
+				journal_state(s, &s->append_errno, 0);
 			atomic_fetch_add_explicit(&s->stats.journaled, 1,
 			    memory_order_relaxed);
 			if (s->live && ev_decode(ev, len, &e) == 0)
@@ -836,12 +1202,64 @@ report_drops(struct store *s)
 	if (d > s->dropped_logged && t - s->dropped_log_ms >= 1000) {
 		s->dropped_log_ms = t;
 		log_errorx("store", "%" PRIu64 " share events could not be "
-		    "kept (queue or journal full: %" PRIu64 " bytes of "
-		    "journal, [database] queue_size / spool_max_bytes); the "
+		    "kept (the queue is full: [database] queue_size%s); the "
 		    "books miss them", d - s->dropped_logged,
-		    journal_bytes(s->journal));
+		    atomic_load(&s->stats.journal_ok) ? "" : ", and the "
+		    "journal takes nothing");
 		s->dropped_logged = d;
 	}
+}
+
+/* Write the journal out; a failure keeps the records in memory. */
+static void
+sync_journal(struct store *s)
+{
+	if (journal_sync(s->journal) != 0)
+		journal_state(s, &s->sync_errno, errno);
+	else if (s->sync_errno != 0)
+		journal_state(s, &s->sync_errno, 0);
+	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
+}
+
+/* A clean stop with every event in the database: the owner file says so,
+ * and the journal may follow the books to another database. */
+static void
+note_drained(struct store *s)
+{
+	struct journal_owner o;
+	char err[256];
+
+	if (!s->live || s->dbid[0] == '\0' || s->applied != s->seq ||
+	    journal_unwritten(s->journal) > 0)
+		return;
+	memset(&o, 0, sizeof(o));
+	snprintf(o.database, sizeof(o.database), "%s", s->dbid);
+	snprintf(o.instance, sizeof(o.instance), "%s", s->instance);
+	o.drained = s->applied;
+	o.has_drained = true;
+	if (journal_owner_write(s->journal, &o, err, sizeof(err)) != 0)
+		log_warnx("store", "%s", err);
+}
+
+/* Events in the rings (the store thread only). */
+static uint64_t
+rings_hold(struct store *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct store_ring *r = &s->rings[i];
+		uint64_t tail = atomic_load(&r->tail);
+
+		while (tail < atomic_load(&r->head)) {
+			uint8_t hdr[4];
+
+			ring_copy_out(r, tail, hdr, 4);
+			tail += (4 + get_le(hdr, 4) + 7) & ~(uint64_t)7;
+			n++;
+		}
+	}
+	return n;
 }
 
 static void *
@@ -857,12 +1275,11 @@ store_main(void *arg)
 		int64_t t = now_mono_ms();
 
 		if (t - s->last_sync_ms >= dc->fsync_interval_ms || stopping) {
-			if (journal_sync(s->journal) != 0)
-				log_warn("store", "journal sync failed");
+			sync_journal(s);
 			s->last_sync_ms = t;
-			atomic_store(&s->stats.journal_bytes,
-			    journal_bytes(s->journal));
 		}
+		if (s->live)
+			check_db(s, t);
 		if (!s->live && s->db == NULL &&
 		    t - s->last_retry_ms >= STORE_RETRY_MS)
 			try_connect(s);
@@ -871,7 +1288,9 @@ store_main(void *arg)
 		    stopping))
 			commit_batch(s, false);
 		report_drops(s);
-		if (stopping && n == 0)
+		/* Stopping: done once the rings are empty, or the journal
+		 * takes nothing more (what is left is lost, and said so). */
+		if (stopping && (n == 0 || s->append_errno != 0))
 			break;
 		if (n == 0) {
 			struct timespec ts = { 0, STORE_IDLE_MS * 1000000L };
@@ -879,8 +1298,18 @@ store_main(void *arg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	s->journal_retry_ms = 0;
+	drain(s);
+	sync_journal(s);
+	if (s->live && s->batch.events > 0)
+		commit_batch(s, false);
+	note_drained(s);
 	s->dropped_log_ms = 0;
 	report_drops(s);
+	if (rings_hold(s) > 0)
+		log_errorx("store", "%" PRIu64 " share events still queued at "
+		    "stop could not be journaled (%s): the books miss them",
+		    rings_hold(s), strerror(s->append_errno));
 	if (s->seq > s->applied)
 		log_info("store", "%" PRIu64 " share events stay in the journal "
 		    "for the next start", s->seq - s->applied);
@@ -904,12 +1333,14 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 	s->cfg = c;
 	s->instance = xstrdup(instance);
 	s->journal = journal_open(c->database.spool_path,
-	    (uint64_t)c->database.spool_max_bytes, err, errlen);
+	    (uint64_t)c->database.spool_max_bytes, 0, err, errlen);
 	if (s->journal == NULL) {
 		free(s->instance);
 		free(s);
 		return NULL;
 	}
+	pthread_mutex_init(&s->reason_lock, NULL);
+	snprintf(s->reason, sizeof(s->reason), "not connected yet");
 	s->seq = journal_last_seq(s->journal);
 	s->nrings = nproducers;
 	s->rings = xcalloc(nproducers ? nproducers : 1, sizeof(*s->rings));
@@ -922,6 +1353,7 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 	s->wids = xcalloc(s->nwids, sizeof(*s->wids));
 	batch_init(&s->batch);
 	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
+	atomic_store(&s->stats.journal_ok, true);
 	return s;
 }
 
@@ -932,13 +1364,25 @@ store_observe_batches(struct store *s, struct metrics_series *hist)
 }
 
 int
-store_start(struct store *s)
+store_start(struct store *s, char *err, size_t errlen)
 {
-	int rc = pthread_create(&s->thread, NULL, store_main, s);
+	char why[1024];
+	bool refused;
+	int rc;
 
+	/* The first connection here, so that a journal that is not this
+	 * database's stops the start; the thread replays. */
+	if (connect_db(s, &refused, why, sizeof(why)) != 0) {
+		if (refused) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+		go_down(s, why);
+	}
+	rc = pthread_create(&s->thread, NULL, store_main, s);
 	if (rc != 0) {
-		log_write(LOG_ERROR, "store", 0, rc, "cannot start the store "
-		    "thread");
+		snprintf(err, errlen, "cannot start the store thread: %s",
+		    strerror(rc));
 		return -1;
 	}
 	s->started = true;
@@ -971,6 +1415,7 @@ store_free(struct store *s)
 	wids_clear(s);
 	free(s->wids);
 	free(s->instance);
+	pthread_mutex_destroy(&s->reason_lock);
 	free(s);
 }
 
@@ -984,4 +1429,18 @@ const struct store_stats *
 store_stats(const struct store *s)
 {
 	return &s->stats;
+}
+
+void
+store_db_reason(struct store *s, char *out, size_t outlen)
+{
+	pthread_mutex_lock(&s->reason_lock);
+	snprintf(out, outlen, "%s", s->reason);
+	pthread_mutex_unlock(&s->reason_lock);
+}
+
+const char *
+store_journal_dir(const struct store *s)
+{
+	return journal_dir(s->journal);
 }

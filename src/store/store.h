@@ -33,10 +33,19 @@ struct store_stats {
 	_Atomic uint64_t replayed;        /* of which from the journal */
 	_Atomic uint64_t batches;
 	_Atomic uint64_t db_errors;
+	_Atomic uint64_t journal_errors;  /* appends or syncs that failed */
 	_Atomic uint64_t journal_bytes;
 	_Atomic uint64_t queue_depth;     /* events waiting in rings */
 	_Atomic uint64_t last_batch_us;   /* duration of the last commit */
 	atomic_bool db_up;
+	/* false while the journal refuses events (disk full, spool_max_bytes
+	 * reached, I/O errors): they wait in the rings, which hold only
+	 * [database] queue_size; past that they are lost (dropped). */
+	atomic_bool journal_ok;
+	/* The database is refused (it is not the one the journal belongs to,
+	 * or it was replaced under a running Loka): no event goes to it until
+	 * an operator acts; see store_db_reason(). */
+	atomic_bool db_refused;
 };
 
 /*
@@ -47,9 +56,16 @@ struct store_stats {
  */
 struct store *store_new(const struct cfg *c, size_t nproducers,
     const char *instance, char *err, size_t errlen);
-/* Start the store thread: connect, migrate (auto_migrate), sync pools,
- * replay the journal, then write as events come. 0 or -1. */
-int store_start(struct store *s);
+/*
+ * store_start(s, err, errlen): connect and migrate (auto_migrate), check
+ * that the journal belongs to this database (see docs/internals/store.md,
+ * "Whose journal"), then start the store thread, which replays the journal
+ * and writes as events come. -1 with a message when the thread cannot
+ * start or the journal belongs to another database (the start must stop:
+ * the message says what the operator can do). A database that cannot be
+ * reached is not an error: the thread keeps trying, events are journaled.
+ */
+int store_start(struct store *s, char *err, size_t errlen);
 /*
  * store_stop(s): to call once no producer posts any more: write what is
  * queued (to the database if it is up, else it stays journaled), sync the
@@ -75,6 +91,34 @@ int store_post_seen(struct store_ring *r, const char *pool, const char *user,
     const char *worker, int64_t ts_ms);
 
 const struct store_stats *store_stats(const struct store *s);
+/* Why the database is down or refused ("" while it is up). Any thread. */
+void store_db_reason(struct store *s, char *out, size_t outlen);
+/* The journal's directory. */
+const char *store_journal_dir(const struct store *s);
+
+/*
+ * What a store decides about a journal and a database, also used by
+ * `loka-stratum journal status`: the owner file, the database's identity
+ * and this instance's progress in it.
+ */
+enum store_claim {
+	STORE_CLAIM_OURS,      /* the journal belongs to this database */
+	STORE_CLAIM_NEW,       /* an empty journal: it becomes this one's */
+	STORE_CLAIM_LEGACY,    /* no owner recorded, but the database has
+	                        * this instance's progress: an older Loka's */
+	STORE_CLAIM_DRAINED,   /* another database's, but every event of it
+	                        * is there: it moves to this one */
+	STORE_CLAIM_FOREIGN,   /* another database's, events not known to be
+	                        * in it: refused */
+	STORE_CLAIM_UNKNOWN,   /* no owner, events, and a database that never
+	                        * saw this instance: refused */
+};
+struct journal;
+struct journal_owner;
+enum store_claim store_judge(const struct journal *j,
+    const struct journal_owner *o, bool has_owner, const char *dbid,
+    const char *instance, uint64_t progress);
+const char *store_claim_name(enum store_claim c);
 
 /* store_observe_batches(s, hist): observe each commit's duration (seconds)
  * in this histogram series. Call before store_start(). */

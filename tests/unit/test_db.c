@@ -171,25 +171,28 @@ test_migrate(void **state)
 	/* Empty database: everything pending, and status creates nothing. */
 	n = db_migration_status(e->db, info, 8, e->err, sizeof(e->err));
 	assert_int_equal(n, db_migration_count());
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
 	assert_int_equal(info[0].version, 1);
 	assert_string_equal(info[0].name, "accounting schema");
 	assert_false(info[0].applied);
 	assert_string_equal(info[0].applied_at, "");
+	assert_int_equal(info[1].version, 2);
+	assert_string_equal(info[1].name, "database identity");
 	assert_int_equal(db_exec(e->db, "SELECT COUNT(*) FROM "
 	    "schema_migrations", NULL, 0, NULL, NULL, e->err,
 	    sizeof(e->err)), -1);
 
-	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 1);
+	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 2);
 	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 0);
 	assert_int_equal(query_int(e, "SELECT COUNT(*) FROM schema_migrations",
-	    NULL, 0), 1);
+	    NULL, 0), 2);
 	assert_text(e, "SELECT name FROM schema_migrations WHERE version = 1",
 	    NULL, 0, "accounting schema");
 
 	n = db_migration_status(e->db, info, 8, e->err, sizeof(e->err));
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
 	assert_true(info[0].applied);
+	assert_true(info[1].applied);
 	/* 2024-05-01T12:00:00Z */
 	assert_int_equal(strlen(info[0].applied_at), 20);
 	assert_true(isdigit((unsigned char)info[0].applied_at[0]));
@@ -439,15 +442,46 @@ test_reset_then_migrate(void **state)
 	assert_int_equal(db_exec(e->db, "SELECT COUNT(*) FROM workers", NULL,
 	    0, NULL, NULL, e->err, sizeof(e->err)), -1);
 	assert_int_equal(db_migration_status(e->db, info, 4, e->err,
-	    sizeof(e->err)), 1);
+	    sizeof(e->err)), 2);
 	assert_false(info[0].applied);
 	/* reset of an empty database is fine too */
 	assert_int_equal(db_reset(e->db, e->err, sizeof(e->err)), 0);
-	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 1);
+	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 2);
 	assert_int_equal(query_int(e, "SELECT COUNT(*) FROM workers", NULL,
 	    0), 0);
 	/* ids start over */
 	assert_int_equal(add_worker(e), 1);
+}
+
+/* Every database made gets its own identity, made with the schema and
+ * kept by it; none before the schema. */
+static void
+test_identity(void **state)
+{
+	struct engine *e = engine(state);
+	char a[DB_IDENTITY_MAX + 1], b[DB_IDENTITY_MAX + 1];
+
+	assert_int_equal(db_reset(e->db, e->err, sizeof(e->err)), 0);
+	assert_int_equal(db_identity(e->db, a, sizeof(a), e->err,
+	    sizeof(e->err)), 1);
+	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)),
+	    db_migration_count());
+	assert_int_equal(db_identity(e->db, a, sizeof(a), e->err,
+	    sizeof(e->err)), 0);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_int_equal(db_identity(e->db, b, sizeof(b), e->err,
+	    sizeof(e->err)), 0);
+	assert_string_equal(a, b);
+	/* Only one row, ever. */
+	assert_int_equal(db_exec(e->db, "INSERT INTO loka_database "
+	    "(singleton, id, created_at) VALUES (2, 'x', 1)", NULL, 0, NULL,
+	    NULL, e->err, sizeof(e->err)), -1);
+	/* A database made anew is another database. */
+	fresh(e);
+	assert_int_equal(db_identity(e->db, b, sizeof(b), e->err,
+	    sizeof(e->err)), 0);
+	assert_string_not_equal(a, b);
 }
 
 struct stop_ctx {
@@ -616,6 +650,43 @@ test_open_errors(void **state)
 	unlink(path);
 }
 
+/* A SQLite file deleted or replaced under an open database is noticed;
+ * DB_OPEN_EXISTING never makes a new file. */
+static void
+test_sqlite_file_checks(void **state)
+{
+	char path[128], other[140], url[160], err[512];
+	struct db *db;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/checked.db", sqlite_dir);
+	snprintf(other, sizeof(other), "%s.other", path);
+	snprintf(url, sizeof(url), "sqlite://%s", path);
+	unlink(path);
+	assert_null(db_open_flags(url, 1000, DB_OPEN_EXISTING, err,
+	    sizeof(err)));
+	assert_int_not_equal(access(path, F_OK), 0);
+	db = db_open(url, 1000, err, sizeof(err));
+	assert_non_null(db);
+	assert_int_equal(db_check(db, err, sizeof(err)), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(db_check(db, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "is gone"));
+	db_close(db);
+
+	db = db_open(url, 1000, err, sizeof(err));
+	assert_non_null(db);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(db_check(db, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "replaced"));
+	db_close(db);
+	unlink(path);
+}
+
 static void
 check_translation(const char *sql, const char *want, int count)
 {
@@ -773,6 +844,8 @@ pg_group_teardown(void **state)
 		cmocka_unit_test_prestate_setup_teardown(                     \
 		    test_reset_then_migrate, engine_setup, engine_teardown,   \
 		    &(e)),                                                    \
+		cmocka_unit_test_prestate_setup_teardown(test_identity,       \
+		    engine_setup, engine_teardown, &(e)),                     \
 		cmocka_unit_test_prestate_setup_teardown(test_row_callbacks,  \
 		    engine_setup, engine_teardown, &(e)),                     \
 		cmocka_unit_test_prestate_setup_teardown(test_script,         \
@@ -787,6 +860,7 @@ main(void)
 {
 	const struct CMUnitTest common[] = {
 		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_sqlite_file_checks),
 		cmocka_unit_test(test_placeholder_translation),
 		cmocka_unit_test(test_error_text),
 	};

@@ -1,7 +1,9 @@
 /*
  * test_journal.c: the share-event journal: records survive a reopen, a
  * torn tail is cut off, replay starts after a given sequence number,
- * applied segments are released, a full journal says so.
+ * applied segments are released, a full journal says so, a write that
+ * fails part-way loses and duplicates nothing, a replay that cannot reach
+ * the end fails, the owner file and the lock.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,7 +84,7 @@ test_append_reopen_replay(void **state)
 	struct seen s = { 0 };
 
 	(void)state;
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	assert_non_null(j);
 	assert_int_equal(journal_last_seq(j), 0);
 	for (uint64_t seq = 1; seq <= 1000; seq++) {
@@ -90,10 +94,10 @@ test_append_reopen_replay(void **state)
 	assert_int_equal(journal_sync(j), 0);
 	journal_close(j);
 
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	assert_non_null(j);
 	assert_int_equal(journal_last_seq(j), 1000);
-	assert_int_equal(journal_replay(j, 990, collect, &s), 0);
+	assert_int_equal(journal_replay(j, 990, collect, &s, NULL, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 10);
 	assert_int_equal(s.first, 991);
 	assert_int_equal(s.last, 1000);
@@ -102,7 +106,7 @@ test_append_reopen_replay(void **state)
 	payload(p, 1001, sizeof(p));
 	assert_int_equal(journal_append(j, 1001, p, sizeof(p)), 0);
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(journal_replay(j, 0, collect, &s), 0);
+	assert_int_equal(journal_replay(j, 0, collect, &s, NULL, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 1001);
 	assert_int_equal(s.bad, 0);
 	journal_close(j);
@@ -118,7 +122,7 @@ test_torn_tail(void **state)
 	int fd;
 
 	(void)state;
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	for (uint64_t seq = 1; seq <= 5; seq++) {
 		payload(p, seq, sizeof(p));
 		journal_append(j, seq, p, sizeof(p));
@@ -130,10 +134,10 @@ test_torn_tail(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "\x28\x00\x00\x00\x01\x02", 6), 6);
 	close(fd);
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	assert_non_null(j);
 	assert_int_equal(journal_last_seq(j), 5);
-	assert_int_equal(journal_replay(j, 0, collect, &s), 0);
+	assert_int_equal(journal_replay(j, 0, collect, &s, NULL, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 5);
 	assert_int_equal(s.bad, 0);
 	journal_close(j);
@@ -141,7 +145,7 @@ test_torn_tail(void **state)
 	fd = open(path, O_RDWR);
 	assert_int_equal(pwrite(fd, "\xff", 1, 8 + 48 * 2 + 20), 1);
 	close(fd);
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	assert_int_equal(journal_last_seq(j), 2);
 	journal_close(j);
 }
@@ -157,7 +161,7 @@ test_release_and_full(void **state)
 	char path[128];
 
 	(void)state;
-	j = journal_open(dir, 40ULL * 1024 * 1024, err, sizeof(err));
+	j = journal_open(dir, 40ULL * 1024 * 1024, 0, err, sizeof(err));
 	assert_non_null(j);
 	/* ~35 MB: three segments of 16 MB. */
 	for (int i = 0; i < 35000; i++) {
@@ -181,9 +185,211 @@ test_release_and_full(void **state)
 	assert_int_not_equal(stat(path, &st), 0);
 	assert_true(journal_bytes(j) < 16ULL * 1024 * 1024);
 	journal_close(j);
-	j = journal_open(dir, 1 << 30, err, sizeof(err));
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
 	assert_int_equal(journal_last_seq(j), seq);
 	journal_close(j);
+}
+
+/*
+ * A disk that fills up in the middle of a write: write(2) takes part of
+ * the buffer and fails. Nothing may be written twice or lost; once space
+ * returns the journal holds every record it accepted, readable.
+ */
+static void
+test_partial_write(void **state)
+{
+	struct journal *j;
+	char err[256];
+	uint8_t p[40];
+	struct seen s = { 0 };
+	struct rlimit old, lim;
+	uint64_t seq = 0, accepted;
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+
+	(void)state;
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_non_null(j);
+	for (int i = 0; i < 100; i++) {
+		seq++;
+		payload(p, seq, sizeof(p));
+		assert_int_equal(journal_append(j, seq, p, sizeof(p)), 0);
+	}
+	assert_int_equal(journal_sync(j), 0);
+	/* The file may grow by 1000 bytes more: not a record boundary. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100 * 48 + 1000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (;;) {
+		payload(p, seq + 1, sizeof(p));
+		if (journal_append(j, seq + 1, p, sizeof(p)) != 0)
+			break;
+		seq++;
+		assert_true(seq < 100000);
+	}
+	accepted = seq;
+	/* Refused: the buffer is full and the file takes nothing. */
+	assert_true(accepted > 100 + 1000 / 48);
+	assert_int_not_equal(journal_sync(j), 0);
+	assert_true(journal_unwritten(j) > 0);
+	assert_int_equal(journal_last_seq(j), accepted);
+	/* A replay cannot pass for complete while records are unwritten. */
+	assert_int_not_equal(journal_replay(j, 0, collect, &s, NULL, err,
+	    sizeof(err)), 0);
+	/* Space again. */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_unwritten(j), 0);
+	payload(p, accepted + 1, sizeof(p));
+	assert_int_equal(journal_append(j, accepted + 1, p, sizeof(p)), 0);
+	journal_close(j);
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_non_null(j);
+	assert_int_equal(journal_last_seq(j), accepted + 1);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(journal_replay(j, 0, collect, &s, NULL, err,
+	    sizeof(err)), 0);
+	assert_int_equal(s.n, accepted + 1);
+	assert_int_equal(s.bad, 0);
+	assert_int_equal(journal_bytes(j), (accepted + 1) * 48);
+	journal_close(j);
+}
+
+/* Records missing in the middle, or a segment shorter than written: the
+ * replay fails and says where. */
+static void
+test_replay_incomplete(void **state)
+{
+	struct journal *j;
+	char err[256], path[128];
+	uint8_t p[40];
+	struct seen s = { 0 };
+	uint64_t first = 0;
+
+	(void)state;
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		payload(p, seq, sizeof(p));
+		assert_int_equal(journal_append(j, seq, p, sizeof(p)), 0);
+	}
+	assert_int_equal(journal_sync(j), 0);
+	/* The file loses its last two records behind the journal's back. */
+	snprintf(path, sizeof(path), "%s/%016llx.seg", dir, 1ULL);
+	assert_int_equal(truncate(path, 3 * 48), 0);
+	assert_int_not_equal(journal_replay(j, 0, collect, &s, NULL, err,
+	    sizeof(err)), 0);
+	assert_non_null(strstr(err, "readable records"));
+	journal_close(j);
+
+	/* A hole: events 4 to 9 are nowhere. */
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_int_equal(journal_last_seq(j), 3);
+	payload(p, 10, sizeof(p));
+	assert_int_equal(journal_append(j, 10, p, sizeof(p)), 0);
+	memset(&s, 0, sizeof(s));
+	assert_int_not_equal(journal_replay(j, 0, collect, &s, &first, err,
+	    sizeof(err)), 0);
+	assert_non_null(strstr(err, "missing"));
+	/* After the hole was applied elsewhere, the rest replays, and the
+	 * caller learns where the records it got start. */
+	journal_release(j, 3);
+	memset(&s, 0, sizeof(s));
+	journal_close(j);
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_int_equal(journal_replay(j, 3, collect, &s, &first, err,
+	    sizeof(err)), 0);
+	assert_int_equal(first, 10);
+	assert_int_equal(s.n, 1);
+	journal_close(j);
+}
+
+/* A record the callback refuses stops the replay, which fails. */
+static int
+stop_at_3(void *arg, uint64_t seq, const void *p, size_t len)
+{
+	(void)arg;
+	(void)p;
+	(void)len;
+	return seq == 3 ? -1 : 0;
+}
+
+static void
+test_replay_stopped(void **state)
+{
+	struct journal *j;
+	char err[256];
+	uint8_t p[40];
+
+	(void)state;
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		payload(p, seq, sizeof(p));
+		assert_int_equal(journal_append(j, seq, p, sizeof(p)), 0);
+	}
+	assert_int_not_equal(journal_replay(j, 0, stop_at_3, NULL, NULL, err,
+	    sizeof(err)), 0);
+	assert_non_null(strstr(err, "stopped"));
+	journal_close(j);
+}
+
+static void
+test_owner_and_lock(void **state)
+{
+	struct journal *j, *k;
+	struct journal_owner o, r;
+	char err[512], path[128];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(journal_owner_read(dir, &r, err, sizeof(err)), 1);
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_non_null(j);
+	/* One writer per journal: a second process (or open) is refused,
+	 * with the holder's pid; inspecting is allowed. */
+	k = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_null(k);
+	assert_non_null(strstr(err, "in use"));
+	k = journal_open(dir, 1 << 30, JOURNAL_READONLY, err, sizeof(err));
+	assert_non_null(k);
+	assert_int_not_equal(journal_append(k, 1, "12345678", 8), 0);
+	journal_close(k);
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.database, sizeof(o.database), "0123abcd");
+	snprintf(o.instance, sizeof(o.instance), "rig-1:3333");
+	assert_int_equal(journal_owner_write(j, &o, err, sizeof(err)), 0);
+	assert_int_equal(journal_owner_read(dir, &r, err, sizeof(err)), 0);
+	assert_string_equal(r.database, "0123abcd");
+	assert_string_equal(r.instance, "rig-1:3333");
+	assert_false(r.has_drained);
+	o.has_drained = true;
+	o.drained = 12345678901ULL;
+	assert_int_equal(journal_owner_write(j, &o, err, sizeof(err)), 0);
+	assert_int_equal(journal_owner_read(dir, &r, err, sizeof(err)), 0);
+	assert_true(r.has_drained);
+	assert_true(r.drained == 12345678901ULL);
+	/* A line break in a name would forge a line: refused. */
+	snprintf(o.instance, sizeof(o.instance), "a\ndrained = 1");
+	assert_int_not_equal(journal_owner_write(j, &o, err, sizeof(err)), 0);
+	journal_close(j);
+	/* The lock goes with the journal. */
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_non_null(j);
+	journal_close(j);
+
+	/* Garbage: an error naming the file, never a guess. */
+	snprintf(path, sizeof(path), "%s/owner", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("database = abc\ndrained = twelve\n", f);
+	fclose(f);
+	assert_int_equal(journal_owner_read(dir, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	f = fopen(path, "w");
+	fputs("instance = x\n", f);
+	fclose(f);
+	assert_int_equal(journal_owner_read(dir, &r, err, sizeof(err)), -1);
 }
 
 static void
@@ -203,6 +409,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_release_and_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_partial_write, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_replay_incomplete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_replay_stopped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_owner_and_lock, setup,
 		    teardown),
 		cmocka_unit_test(test_crc),
 	};
