@@ -21,6 +21,8 @@ static const char usage[] =
     "  init [FILE]          write a commented example configuration\n"
     "  database migrate|status|reset --yes\n"
     "                       the accounting database's schema\n"
+    "  journal status|adopt|set-aside\n"
+    "                       the share-event journal and its database\n"
     "  earnings add --pool NAME --date D --reward SATS\n"
     "                       record a pool's reward for its day D\n"
     "  settle --pool NAME --date D\n"
@@ -63,6 +65,8 @@ main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(cmd, "database") == 0)
 		return cmd_database(argc - 1, argv + 1);
+	if (strcmp(cmd, "journal") == 0)
+		return cmd_journal(argc - 1, argv + 1);
 	if (strcmp(cmd, "earnings") == 0)
 		return cmd_earnings(argc - 1, argv + 1);
 	if (strcmp(cmd, "settle") == 0)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config_internal.h"
 #include "config/toml.h"
@@ -683,6 +684,67 @@ check_env_names(struct loader *L)
 	}
 }
 
+/*
+ * The journal's default place: beside the SQLite file, or in the state
+ * directory (systemd's StateDirectory=, else the usual one for root or a
+ * user), never the working directory: a journal must not meet another
+ * database because Loka was started from the same place.
+ */
+static char *
+default_spool_path(const char *url)
+{
+	const char *state = getenv("STATE_DIRECTORY"), *home, *xdg;
+
+	if (strncmp(url, "sqlite://", 9) == 0 && url[9] != '\0' &&
+	    strcmp(url + 9, ":memory:") != 0)
+		return xasprintf("%s.spool", url + 9);
+	if (state != NULL && state[0] != '\0')
+		/* StateDirectory=a b gives "a:b": the first is ours. */
+		return xasprintf("%.*s/journal", (int)strcspn(state, ":"),
+		    state);
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/loka-stratum/journal");
+	xdg = getenv("XDG_STATE_HOME");
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/loka-stratum/journal", xdg);
+	home = getenv("HOME");
+	if (home != NULL && home[0] == '/')
+		return xasprintf("%s/.local/state/loka-stratum/journal", home);
+	return xstrdup("/var/lib/loka-stratum/journal");
+}
+
+/*
+ * This instance's name in the shared books: configured, or the host name
+ * and the first bind address's configured port (stable across restarts,
+ * unlike a port 0 resolved by the kernel).
+ */
+char *
+cfg_instance_name(const struct cfg *c)
+{
+	char host[256];
+	const char *bind = c->server.bind.n > 0 ? c->server.bind.v[0] : "";
+	const char *colon = strrchr(bind, ':');
+
+	if (c->database.instance[0] != '\0')
+		return xstrdup(c->database.instance);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "loka");
+	host[sizeof(host) - 1] = '\0';
+	return xasprintf("%s:%s", host, colon != NULL ? colon + 1 : "0");
+}
+
+void
+cfg_derive(struct cfg *c)
+{
+	if (c->database.spool_path == NULL ||
+	    c->database.spool_path[0] == '\0' ||
+	    c->database.spool_path_derived) {
+		free(c->database.spool_path);
+		c->database.spool_path = default_spool_path(c->database.url);
+		c->database.spool_path_derived = true;
+	}
+}
+
 static void
 cross_checks(struct loader *L, struct cfg *c, int pool_address_line)
 {
@@ -869,6 +931,8 @@ cfg_load_tree(const char *name, const struct toml_value *root,
 	if (L.nerr == 0)
 		cross_checks(&L, c, pa_line);
 	if (L.nerr == 0)
+		cfg_derive(c);
+	if (L.nerr == 0)
 		tls_checks(&L, c, root);
 	if (L.nerr > 0) {
 		cfg_free(c);
@@ -950,10 +1014,13 @@ cfg_override(struct cfg *c, const char *origin, const char *section,
 		    key);
 		return -1;
 	}
+	if (strcmp(section, "database") == 0 && strcmp(key, "spool_path") == 0)
+		c->database.spool_path_derived = false;
 	if (cfg_value_from_text(k, c, value, err, sizeof(err)) != 0) {
 		diag_add(errs, "%s: [%s] %s: %s", origin, section, key, err);
 		return -1;
 	}
+	cfg_derive(c);
 	return 0;
 }
 

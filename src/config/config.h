@@ -92,7 +92,8 @@ struct cfg_database {
 	int64_t batch_size;
 	int64_t batch_interval_ms;
 	int64_t queue_size;
-	char *spool_path;
+	char *spool_path;  /* never empty after loading: cfg_derive() */
+	bool spool_path_derived; /* not configured: the default location */
 	int64_t spool_max_bytes;
 	int64_t fsync_interval_ms;
 	char *instance; /* "" = derived from the host name and bind port */
@@ -197,6 +198,17 @@ int cfg_override(struct cfg *c, const char *origin, const char *section,
  */
 int cfg_set_single_pool(struct cfg *c, const char *origin, const char *url,
     struct cfg_diag *errs);
+
+/*
+ * cfg_derive(c): fill in the settings whose default depends on others
+ * ([database] spool_path from the URL). Loading and cfg_override() call
+ * it; a caller that changes c directly calls it again.
+ */
+void cfg_derive(struct cfg *c);
+
+/* This instance's name in the books and the journal ([database]
+ * instance, else host name and first bind port). Free it. */
+char *cfg_instance_name(const struct cfg *c);
 
 /* cfg_register_secrets(c): hand every secret value to log_add_secret(). */
 void cfg_register_secrets(const struct cfg *c);

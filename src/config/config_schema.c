@@ -191,10 +191,14 @@ static const struct cfg_key database_keys[] = {
 	    "Share events waiting for the store thread at most (about 64 "
 	    "bytes each); past this they are refused loudly (log and "
 	    "metric)." },
-	{ "spool_path", CFG_T_STRING, DB(spool_path), CFG_F_NONEMPTY, 1, 4096,
-	    0, 0, "loka.spool", NULL,
-	    "Append-only journal of share events: written before the "
-	    "database, replayed after an outage or a crash." },
+	{ "spool_path", CFG_T_STRING, DB(spool_path), 0, 0, 4096, 0, 0, "",
+	    NULL,
+	    "Directory of the append-only journal of share events: written "
+	    "before the database, replayed after an outage or a crash, into "
+	    "the database it belongs to only. Empty: beside the SQLite file "
+	    "(PATH.spool), or for PostgreSQL $STATE_DIRECTORY/journal, else "
+	    "/var/lib/loka-stratum/journal (root) or "
+	    "~/.local/state/loka-stratum/journal." },
 	{ "spool_max_bytes", CFG_T_INT, DB(spool_max_bytes), 0, 1048576,
 	    INT64_C(1099511627776), 0, 0, "1073741824", NULL,
 	    "Largest the journal may grow while the database is away." },

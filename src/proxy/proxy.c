@@ -263,26 +263,6 @@ proxy_log_accounting(struct proxy *p)
 	acct_table_free(m.into);
 }
 
-/*
- * This instance's name in the shared books: configured, or the host name
- * and the first bind address's configured port (stable across restarts,
- * unlike a port 0 resolved by the kernel).
- */
-static char *
-proxy_instance(const struct cfg *c)
-{
-	char host[256];
-	const char *bind = c->server.bind.n > 0 ? c->server.bind.v[0] : "";
-	const char *colon = strrchr(bind, ':');
-
-	if (c->database.instance[0] != '\0')
-		return xstrdup(c->database.instance);
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "loka");
-	host[sizeof(host) - 1] = '\0';
-	return xasprintf("%s:%s", host, colon != NULL ? colon + 1 : "0");
-}
-
 static const char *
 db_kind_label(const char *url)
 {
@@ -316,7 +296,7 @@ int
 proxy_run(const struct cfg *c)
 {
 	struct proxy p;
-	char err[256];
+	char err[2048];
 	int *ports = NULL, *tls_ports = NULL;
 	char *instance = NULL;
 	struct metrics_registry *reg = NULL;
@@ -390,7 +370,7 @@ proxy_run(const struct cfg *c)
 	/* Listeners bound: give up root before any file is written. */
 	if (privdrop_apply(&pd) != 0)
 		goto out;
-	instance = proxy_instance(c);
+	instance = cfg_instance_name(c);
 	p.store = store_new(c, p.nworkers, instance, err, sizeof(err));
 	if (p.store == NULL) {
 		log_errorx("store", "%s", err);

@@ -475,6 +475,17 @@ route_status(struct proxy *p, json_t **out)
 	    "database", "up", (int)atomic_load(&st->db_up), "queue_depth",
 	    (json_int_t)atomic_load(&st->queue_depth), "journal_bytes",
 	    (json_int_t)atomic_load(&st->journal_bytes));
+	{
+		json_t *d = json_object_get(*out, "database");
+		char why[512];
+
+		store_db_reason(p->store, why, sizeof(why));
+		json_object_set_new(d, "reason", json_string(why));
+		json_object_set_new(d, "refused",
+		    json_boolean(atomic_load(&st->db_refused)));
+		json_object_set_new(d, "journal_ok",
+		    json_boolean(atomic_load(&st->journal_ok)));
+	}
 	return 200;
 }
 
@@ -641,13 +652,27 @@ route_sessions(struct proxy *p, const struct api_request *req, json_t **out)
 static struct db *
 api_db(struct proxy *p, json_t **out)
 {
+	const struct store_stats *st = store_stats(p->store);
 	char err[512];
 
-	if (p->api_db != NULL && db_healthy(p->api_db))
+	/* Only the database the store writes to: while it is down or
+	 * refused (replaced, recreated, another journal's), no answer from
+	 * whatever the URL reaches now, and no new SQLite file made. */
+	if (!atomic_load(&st->db_up)) {
+		db_close(p->api_db);
+		p->api_db = NULL;
+		store_db_reason(p->store, err, sizeof(err));
+		*out = api_error("database unavailable: %s", err[0] != '\0' ?
+		    err : "not connected");
+		return NULL;
+	}
+	if (p->api_db != NULL && db_check(p->api_db, err, sizeof(err)) == 0 &&
+	    db_healthy(p->api_db))
 		return p->api_db;
 	db_close(p->api_db);
-	p->api_db = db_open(p->cfg->database.url,
-	    p->cfg->database.connection_timeout_ms, err, sizeof(err));
+	p->api_db = db_open_flags(p->cfg->database.url,
+	    p->cfg->database.connection_timeout_ms, DB_OPEN_EXISTING, err,
+	    sizeof(err));
 	if (p->api_db == NULL)
 		*out = api_error("database unavailable: %s", err);
 	return p->api_db;

@@ -383,13 +383,33 @@ STORE_FAMILY(c_store_replayed, replayed)
 STORE_FAMILY(c_store_dropped, dropped)
 STORE_FAMILY(c_store_batches, batches)
 STORE_FAMILY(c_store_errors, db_errors)
+STORE_FAMILY(c_store_journal_errors, journal_errors)
+
+static void
+c_store_flag(struct metrics_sink *sink, void *arg, size_t off)
+{
+	const struct store_stats *st = store_stats(((struct proxy *)arg)->store);
+
+	metrics_sink_value(sink, NULL, atomic_load((const atomic_bool *)
+	    (const void *)((const char *)st + off)) ? 1 : 0);
+}
+
+static void
+c_store_journal_ok(struct metrics_sink *sink, void *arg)
+{
+	c_store_flag(sink, arg, offsetof(struct store_stats, journal_ok));
+}
+
+static void
+c_store_refused(struct metrics_sink *sink, void *arg)
+{
+	c_store_flag(sink, arg, offsetof(struct store_stats, db_refused));
+}
 
 static void
 c_store_up(struct metrics_sink *sink, void *arg)
 {
-	const struct store_stats *st = store_stats(((struct proxy *)arg)->store);
-
-	metrics_sink_value(sink, NULL, atomic_load(&st->db_up) ? 1 : 0);
+	c_store_flag(sink, arg, offsetof(struct store_stats, db_up));
 }
 
 /* ---- the hashrate estimate ---- */
@@ -578,6 +598,17 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		{ METRICS_GAUGE, "loka_store_database_up",
 		    "1 when the books are being written to the database.",
 		    NULL, c_store_up },
+		{ METRICS_GAUGE, "loka_store_database_refused",
+		    "1 when the database is not the journal's (replaced, "
+		    "recreated, or another journal's): nothing is written to "
+		    "it until an operator acts.", NULL, c_store_refused },
+		{ METRICS_GAUGE, "loka_store_journal_ok",
+		    "1 while the journal takes every share event; 0 while it "
+		    "cannot (disk full, spool_max_bytes): events wait in "
+		    "memory.", NULL, c_store_journal_ok },
+		{ METRICS_COUNTER, "loka_store_journal_errors_total",
+		    "Journal appends and syncs that failed.", NULL,
+		    c_store_journal_errors },
 	};
 	struct metrics_family *rtt, *batch;
 
@@ -639,8 +670,8 @@ proxy_metrics_free(struct proxy *p)
  * The health checks behind /ready, /health/pool and /health/database.
  *
  * Ready means: some enabled pool is usable (its circuit breaker is not
- * open) and the books can be kept: the database is up, or the journal
- * still has room. A database outage alone does not make an instance
+ * open) and the books can be kept: the journal takes events, and the
+ * database is up or the journal still has room. A database outage alone does not make an instance
  * unready: the journal keeps every share, and a fleet behind a load
  * balancer sharing one PostgreSQL would otherwise all drop out at once.
  */
@@ -650,6 +681,9 @@ proxy_health(enum api_check what, char **body, void *arg)
 	struct proxy *p = arg;
 	const struct store_stats *st = store_stats(p->store);
 	bool db_up = atomic_load(&st->db_up);
+	bool db_refused = atomic_load(&st->db_refused);
+	bool journal_ok = atomic_load(&st->journal_ok);
+	char why[512];
 	uint64_t journal = atomic_load(&st->journal_bytes);
 	bool journal_room = journal < (uint64_t)p->cfg->database.spool_max_bytes;
 	int64_t now = now_mono_ms();
@@ -675,19 +709,29 @@ proxy_health(enum api_check what, char **body, void *arg)
 		break;
 	case API_CHECK_DATABASE:
 		code = db_up ? 200 : 503;
-		o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I}", "status", db_up ?
-		    "ok" : "database unavailable: shares go to the journal",
-		    "up", db_up, "queue_depth",
+		store_db_reason(p->store, why, sizeof(why));
+		o = json_pack("{s:s,s:b,s:b,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:s}",
+		    "status", db_up ? "ok" : db_refused ? "database refused: "
+		    "shares go to the journal until an operator acts" :
+		    "database unavailable: shares go to the journal",
+		    "up", db_up, "refused", db_refused, "reason", why,
+		    "journal_ok", journal_ok, "queue_depth",
 		    (json_int_t)atomic_load(&st->queue_depth), "journal_bytes",
-		    (json_int_t)journal, "committed",
+		    (json_int_t)journal, "journal_errors",
+		    (json_int_t)atomic_load(&st->journal_errors), "committed",
 		    (json_int_t)atomic_load(&st->committed), "dropped",
-		    (json_int_t)atomic_load(&st->dropped));
+		    (json_int_t)atomic_load(&st->dropped), "journal",
+		    store_journal_dir(p->store));
 		break;
 	default:
 		if (usable == 0)
 			reason = p->cfg->npools == 0 ? "no pool configured" :
 			    "no usable pool (all disabled or circuit breakers "
 			    "open)";
+		else if (!journal_ok)
+			reason = "the journal takes no share events (disk "
+			    "full, or spool_max_bytes reached): they wait in "
+			    "memory";
 		else if (!db_up && !journal_room)
 			reason = "database unavailable and journal full";
 		code = reason == NULL ? 200 : 503;

@@ -319,6 +319,27 @@ take_lock(struct journal *j, char *err, size_t errlen)
 	return 0;
 }
 
+/* mkdir -p, private: the journal names miners and workers. */
+static int
+make_dirs(const char *dir)
+{
+	char *path = xstrdup(dir);
+	int rc = 0;
+
+	for (char *p = path + 1; rc == 0 && *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(path, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(path);
+	return rc;
+}
+
 struct journal *
 journal_open(const char *dir, uint64_t max_bytes, int flags, char *err,
     size_t errlen)
@@ -327,10 +348,10 @@ journal_open(const char *dir, uint64_t max_bytes, int flags, char *err,
 	DIR *d;
 	struct dirent *e;
 
-	if (!(flags & JOURNAL_READONLY) && mkdir(dir, 0700) != 0 &&
-	    errno != EEXIST) {
-		snprintf(err, errlen, "cannot create journal directory %s: %s",
-		    dir, strerror(errno));
+	if (!(flags & JOURNAL_READONLY) && make_dirs(dir) != 0) {
+		snprintf(err, errlen, "cannot create journal directory %s: %s "
+		    "(set [database] spool_path to a directory Loka may "
+		    "write)", dir, strerror(errno));
 		return NULL;
 	}
 	d = opendir(dir);

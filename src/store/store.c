@@ -159,7 +159,7 @@ struct store {
 	int64_t journal_log_ms;
 
 	pthread_mutex_t reason_lock;
-	char reason[512];               /* under reason_lock */
+	char reason[2048];               /* under reason_lock */
 };
 
 static uint64_t
@@ -625,7 +625,7 @@ refuse_db(struct store *s, const char *why)
 	char was[sizeof(s->reason)];
 
 	store_db_reason(s, was, sizeof(was));
-	if (!s->refused || strcmp(was, why) != 0)
+	if (!s->refused || strncmp(was, why, sizeof(was) - 1) != 0)
 		log_errorx("store", "%s", why);
 	s->refused = true;
 	s->outage_logged = true;
@@ -822,12 +822,21 @@ store_claim_name(enum store_claim c)
 	return "?";
 }
 
-/* What the operator can do about a journal that is not this database's. */
-#define STORE_ADVICE "Point [database] url back at the database the " \
-	"journal belongs to; or, if this database is a restore of it, run " \
-	"`loka-stratum journal adopt` to replay the journal into it; or run " \
-	"`loka-stratum journal set-aside` to keep the journal aside (renamed) " \
-	"and start a new one. `loka-stratum journal status` shows both sides."
+/* What the operator can do about a journal that is not this database's,
+ * after the message in err. */
+static void
+add_advice(const struct store *s, char *err, size_t errlen)
+{
+	size_t n = strlen(err);
+
+	snprintf(err + n, errlen - n, " Point [database] url back at the "
+	    "database the journal belongs to; or, if this database is a "
+	    "restore of it or is to receive its events, run `loka-stratum "
+	    "journal adopt --instance %s` with the same configuration; or run "
+	    "`loka-stratum journal set-aside` to keep the journal aside "
+	    "(renamed) and start a new one. `loka-stratum journal status` "
+	    "shows both sides.", s->instance);
+}
 
 /* Record this database as the journal's owner (running: not drained). */
 static int
@@ -894,16 +903,18 @@ settle_owner(struct store *s, uint64_t progress, bool *refused, char *err,
 		snprintf(err, errlen, "the journal %s belongs to database %s "
 		    "(instance %s) and holds events up to %" PRIu64 " that "
 		    "are not known to be in it; this is database %s (instance "
-		    "%s), so none of them is written here. " STORE_ADVICE,
-		    dir, o.database, o.instance, last, s->dbid, s->instance);
+		    "%s), so none of them is written here.", dir, o.database,
+		    o.instance, last, s->dbid, s->instance);
+		add_advice(s, err, errlen);
 		*refused = true;
 		return -1;
 	case STORE_CLAIM_UNKNOWN:
 		snprintf(err, errlen, "the journal %s holds events up to %"
 		    PRIu64 " but names no database, and this database (%s) "
 		    "has none of instance %s's: they may belong to another "
-		    "database, so none of them is written here. "
-		    STORE_ADVICE, dir, last, s->dbid, s->instance);
+		    "database, so none of them is written here.", dir, last,
+		    s->dbid, s->instance);
+		add_advice(s, err, errlen);
 		*refused = true;
 		return -1;
 	}
@@ -1053,7 +1064,7 @@ catch_up(struct store *s)
 static void
 try_connect(struct store *s)
 {
-	char err[1024];
+	char err[2048];
 	bool refused;
 
 	if (s->db == NULL && connect_db(s, &refused, err, sizeof(err)) != 0) {
@@ -1318,6 +1329,33 @@ store_main(void *arg)
 
 /* ---- life ---- */
 
+/* Loka used to keep the journal in ./loka.spool: one left there may hold
+ * events its database never received. Say so once. */
+static void
+warn_old_default(const struct cfg *c)
+{
+	struct journal *old;
+	char err[256], *here, *ours;
+
+	if (!c->database.spool_path_derived || access("loka.spool", F_OK) != 0)
+		return;
+	here = realpath("loka.spool", NULL);
+	ours = realpath(c->database.spool_path, NULL);
+	old = here != NULL && (ours == NULL || strcmp(here, ours) != 0) ?
+	    journal_open("loka.spool", UINT64_MAX, JOURNAL_READONLY, err,
+	    sizeof(err)) : NULL;
+	if (old != NULL && journal_last_seq(old) > 0)
+		log_warnx("store", "%s holds a journal (events up to %" PRIu64
+		    ") in the place earlier versions used; this Loka keeps its "
+		    "journal in %s. If those events never reached the "
+		    "database, set [database] spool_path = \"%s\" for one "
+		    "start", here, journal_last_seq(old),
+		    c->database.spool_path, here);
+	journal_close(old);
+	free(here);
+	free(ours);
+}
+
 struct store *
 store_new(const struct cfg *c, size_t nproducers, const char *instance,
     char *err, size_t errlen)
@@ -1331,6 +1369,7 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 	while (cap < per * 64 && cap < ((size_t)1 << 34))
 		cap <<= 1;
 	s->cfg = c;
+	warn_old_default(c);
 	s->instance = xstrdup(instance);
 	s->journal = journal_open(c->database.spool_path,
 	    (uint64_t)c->database.spool_max_bytes, 0, err, errlen);
@@ -1366,7 +1405,7 @@ store_observe_batches(struct store *s, struct metrics_series *hist)
 int
 store_start(struct store *s, char *err, size_t errlen)
 {
-	char why[1024];
+	char why[2048];
 	bool refused;
 	int rc;
 

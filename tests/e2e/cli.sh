@@ -144,6 +144,18 @@ text=$(cat "$E2E_TMP/cli.log")
 expect_contains "--pool replaces the pools" "$text" "pool cli: stratum+tcp://127.0.0.1:3"
 expect_absent "--pool password is not logged" "$text" "cli-secret-pw"
 
+# --- journal: usage and plain failures
+expect_exit 2 "journal without a command" -- "$LOKA_BIN" journal
+expect_contains "journal names its commands" "$out" "status, adopt or set-aside"
+expect_exit 2 "journal with an unknown command" -- "$LOKA_BIN" journal replay
+expect_exit 0 "journal --help" -- "$LOKA_BIN" journal --help
+expect_contains "journal --help explains adopt" "$out" "adopt"
+expect_exit 1 "journal set-aside of no journal" -- "$LOKA_BIN" journal set-aside --journal "$E2E_TMP/no-such-journal"
+expect_contains "set-aside says there is none" "$out" "there is no journal at"
+expect_exit 0 "journal status of an empty journal" -- "$LOKA_BIN" journal status --database "sqlite://$E2E_TMP/j.db" --journal "$E2E_TMP/j.spool"
+expect_contains "status: a new journal becomes the database's" "$out" "events:    none yet"
+expect_absent "status creates no database file" "$(ls "$E2E_TMP")" "j.db"
+
 # --- the reference in docs/ is what the binary says
 ref=$("$LOKA_BIN" config reference)
 if [ "$ref" == "$(cat "$LOKA_SOURCE_DIR/docs/configuration.md")" ]; then
