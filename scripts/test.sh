@@ -40,7 +40,7 @@ cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
 cmake --build build/tsan -j "$jobs"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
-  -R '^(unit_|e2e_(api|proxy|store)$)'
+  -R '^(unit_|e2e_(api|proxy|store|journal)$)'
 
 echo "== build 3/3: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
