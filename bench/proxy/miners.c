@@ -264,8 +264,8 @@ miner_read(struct miner *m)
 			miner_line(m, start, (size_t)(nl - start), now);
 			start = nl + 1;
 		}
-		if (m->fd < 0)
-			return;
+		if (m->fd < 0 || m->in == NULL)
+			return; /* closed (or reconnecting) while answering */
 		m->inlen -= (size_t)(start - m->in);
 		memmove(m->in, start, m->inlen);
 		if (m->inlen == MINER_IN_MAX) {

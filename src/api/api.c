@@ -403,7 +403,7 @@ api_start(const struct cfg *c, struct metrics_registry *reg,
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bound;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	char err[256], *host = NULL;
 	uint16_t port;

@@ -277,6 +277,8 @@ series_matches(const struct metrics_series *s, size_t n,
 {
 	size_t i;
 
+	if (values == NULL)
+		return n == 0;
 	for (i = 0; i < n; i++)
 		if (strncmp(s->values[i], values[i] ? values[i] : "",
 		    METRICS_VALUE_MAX) != 0)
@@ -300,7 +302,7 @@ series_locked(struct metrics_family *f, const char *const *values)
 		if (f->other == NULL)
 			f->other = series_alloc(f, other);
 		if (f != f->reg->dropped) {
-			const char *name[1] = { f->name };
+			const char *name[METRICS_LABELS_MAX] = { f->name };
 
 			s = series_locked(f->reg->dropped, name);
 			atomic_fetch_add_explicit(&s->v, 1,

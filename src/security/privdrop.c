@@ -48,7 +48,9 @@ privdrop_prepare(const char *user, const char *group, struct privdrop *pd,
 	pd->uid = pw.pw_uid;
 	pd->gid = pw.pw_gid;
 	if (group == NULL || group[0] == '\0') {
-		rc = getgrgid_r(pd->gid, &gr, buf, sizeof(buf), &grp);
+		/* Only for the log: a group without a name is fine. */
+		if (getgrgid_r(pd->gid, &gr, buf, sizeof(buf), &grp) != 0)
+			grp = NULL;
 		snprintf(pd->group, sizeof(pd->group), "%s",
 		    grp != NULL ? gr.gr_name : "(primary)");
 		return 0;

@@ -566,7 +566,7 @@ test_nesting_limit(void **state)
 	n = snprintf(text, sizeof(text), "[a");
 	while (n < 2 + 2 * 127)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, ".a");
-	n += snprintf(text + n, sizeof(text) - (size_t)n, "]\nb = {}\n");
+	snprintf(text + n, sizeof(text) - (size_t)n, "]\nb = {}\n");
 	err = parse_bad(text);
 	assert_int_equal(err.line, 2);
 }
