@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config     # toolchain
   clang libclang-rt-dev                # second compiler, sanitizers, libFuzzer
+  clang-tools cppcheck                 # static analysis (scan-build, cppcheck)
   libevent-dev libssl-dev libjansson-dev
   libsqlite3-dev libpq-dev
   postgresql                           # a throw-away server for the tests

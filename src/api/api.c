@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "config/config_internal.h"
 #include "metrics/registry.h"
+#include "net/sockopt.h"
 #include "net/tls.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -403,8 +404,6 @@ api_start(const struct cfg *c, struct metrics_registry *reg,
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 	struct evhttp_bound_socket *bound;
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl = sizeof(ss);
 	char err[256], *host = NULL;
 	uint16_t port;
 	int actual = 0;
@@ -443,11 +442,7 @@ api_start(const struct cfg *c, struct metrics_registry *reg,
 		log_error("api", "cannot listen on %s", c->metrics.bind);
 		goto fail;
 	}
-	if (getsockname(evhttp_bound_socket_get_fd(bound),
-	    (struct sockaddr *)&ss, &sl) == 0)
-		actual = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
+	actual = sockopt_local_port(evhttp_bound_socket_get_fd(bound));
 	a->stop = event_new(a->base, -1, 0, api_on_stop, a->base);
 	if (a->stop == NULL || pthread_create(&a->thread, NULL, api_main, a) !=
 	    0)

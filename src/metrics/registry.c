@@ -245,6 +245,8 @@ series_alloc(struct metrics_family *f, const char *const *values)
 	size_t nb = f->type == METRICS_HISTOGRAM ? f->nbounds + 1 : 0;
 	size_t i;
 
+	/* family_add() refuses more labels. */
+	assert(f->nlabels <= METRICS_LABELS_MAX);
 	/* The tail pad keeps the next allocation's head off our last line. */
 	s = xcalloc(1, sizeof(*s) + nb * sizeof(s->buckets[0]) + CACHE_LINE);
 	s->f = f;
@@ -277,6 +279,7 @@ series_matches(const struct metrics_series *s, size_t n,
 {
 	size_t i;
 
+	assert(n <= METRICS_LABELS_MAX);
 	if (values == NULL)
 		return n == 0;
 	for (i = 0; i < n; i++)
@@ -782,7 +785,7 @@ int
 metrics_register_process(struct metrics_registry *reg)
 {
 	static const char *const vlabel[] = { "version", NULL };
-	const char *version[] = { LOKA_VERSION };
+	const char *version[METRICS_LABELS_MAX] = { LOKA_VERSION };
 	struct metrics_family *f;
 
 	if (metrics_callback_new(reg, METRICS_COUNTER,

@@ -16,6 +16,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 
 void
@@ -33,4 +34,28 @@ sockopt_keepalive(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms,
 	    sizeof(user_ms));
+}
+
+int
+sockopt_local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, &ss, sizeof(in6));
+		return ntohs(in6.sin6_port);
+	}
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in in;
+
+		memcpy(&in, &ss, sizeof(in));
+		return ntohs(in.sin_port);
+	}
+	return -1;
 }

@@ -19,4 +19,8 @@
  */
 void sockopt_keepalive(int fd);
 
+/* sockopt_local_port(fd): the port a bound socket listens on (port 0
+ * resolved by the kernel), or -1. */
+int sockopt_local_port(int fd);
+
 #endif

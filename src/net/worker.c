@@ -21,6 +21,7 @@
 
 #include "config/config.h"
 #include "config/config_internal.h"
+#include "net/sockopt.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -162,13 +163,8 @@ worker_listen(struct worker *w, const char *bind, int port_override,
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, worker_on_accept_error);
-	sslen = sizeof(ss);
-	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
-	    (socklen_t *)&sslen);
 	wl->l = l;
-	wl->port = ss.ss_family == AF_INET6 ?
-	    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
-	    ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	wl->port = sockopt_local_port(evconnlistener_get_fd(l));
 	w->listeners = xreallocarray(w->listeners, w->nlisteners + 1,
 	    sizeof(*w->listeners));
 	w->listeners[w->nlisteners++] = wl;
