@@ -8,7 +8,7 @@
  *   main.c    command line, signals, the event loop
  *   pool.c    listener, connections and the Stratum protocol (pool_*)
  *   jobs.c    realistic jobs and the set of live ones (jobs_*)
- *   dupset.c  per-job duplicate-share sets (dupset_*)
+ *   (duplicate-share sets: src/mining/dupset.h)
  *   stats.c   counters and the JSON summary file (stats_*)
  *
  * Everything runs on the one event loop thread; nothing here is
@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mining/dupset.h"
 #include "stratum/share.h"
 
 struct event_base;
@@ -89,27 +90,6 @@ const struct jobs_job *jobs_current(const struct jobs *js);
 const struct jobs_job *jobs_find(const struct jobs *js, const char *id);
 /* jobs_is_live(js, seq): is the job with this sequence number live? */
 bool jobs_is_live(const struct jobs *js, uint64_t seq);
-
-/*
- * dupset.c: the shares already accepted for one job on one connection, as
- * 64-bit keyed fingerprints of (extranonce2, ntime, nonce, header version).
- * A false duplicate needs a 64-bit collision: ~1e-14 at the caps below.
- */
-struct dupset;
-
-/* Fingerprint of one share; seed is a per-process random key. */
-uint64_t dupset_key(uint64_t seed, const uint8_t *en2, size_t en2len,
-    uint32_t ntime, uint32_t nonce, uint32_t version);
-/* dupset_new(): an empty set. Never NULL. */
-struct dupset *dupset_new(void);
-/* dupset_free(d): NULL is a no-op. */
-void dupset_free(struct dupset *d);
-/* dupset_has(d, key): was key added? */
-bool dupset_has(const struct dupset *d, uint64_t key);
-/* dupset_add(d, key): add key; returns 1 if added, 0 if already there. */
-int dupset_add(struct dupset *d, uint64_t key);
-/* dupset_count(d): number of keys held. */
-size_t dupset_count(const struct dupset *d);
 
 /*
  * stats.c: what the summary file reports. Worker records are created on a

@@ -1,17 +1,18 @@
 /*
  * dupset.c: sets of share fingerprints for duplicate detection (see
- * poolsim.h).
+ * dupset.h).
  *
  * An open-addressing hash set of 64-bit keys with linear probing; 0 marks
  * an empty slot (a key of 0 is stored as 1). The table doubles at half
- * load. Callers cap the number of keys (pool.c); the set itself does not.
+ * load. Callers cap the number of keys; the set itself does not.
  * The fingerprint is keyed with a per-process random seed so a client
  * cannot aim for collisions between its own shares.
  */
+#include "mining/dupset.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "poolsim.h"
 #include "util/xmalloc.h"
 
 /* First table size; a job usually sees few shares per connection. */
