@@ -3,7 +3,8 @@
  * converges on a miner's hashrate whatever it starts from, falls when the
  * miner goes quiet, honours its floor and the pool's ceiling, rounds down;
  * the extranonce split follows the firmware limits; slots are not reused
- * before a clean job; duplicate sets.
+ * before a clean job; duplicate sets; the job table and the local share
+ * verdict on real hashes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mining/check.h"
 #include "mining/dupset.h"
+#include "mining/jobs.h"
 #include "mining/slots.h"
 #include "mining/vardiff.h"
 
@@ -318,6 +321,218 @@ test_dupset(void **state)
 	dupset_free(NULL);
 }
 
+/* ---- jobs and the local verdict ---- */
+
+/* A coinbase's first half, BIP34 height `h` (3 bytes), as a pool sends. */
+static void
+coinb1_hex(char *out, size_t len, uint32_t h)
+{
+	snprintf(out, len, "01000000" "01"
+	    "0000000000000000000000000000000000000000000000000000000000000000"
+	    "ffffffff" "20" "03%02x%02x%02x" "0c", h & 0xff, (h >> 8) & 0xff,
+	    (h >> 16) & 0xff);
+}
+
+static const char *const branch[] = {
+	"3ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a",
+	"0e3e2357e806b6cdb1f70b54c3a3a17b6714ee1f0e68bebb44a74b1efd512098",
+};
+#define PREVHASH \
+	"00000000000000000001a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+#define COINB2 "2f6c6f6b612fffffffff0100f2052a01000000160014" \
+	"0000000000000000000000000000000000000000" "00000000"
+
+static void
+make_job(struct mining_job *j, uint32_t id, uint32_t upstream, uint32_t h,
+    bool clean, const char *nbits)
+{
+	char cb1[256];
+
+	coinb1_hex(cb1, sizeof(cb1), h);
+	assert_int_equal(mining_job_init(j, id, upstream, "f000000d", "pj-7",
+	    PREVHASH, cb1, COINB2, branch, 2, "20000000", nbits, "65000000",
+	    clean, 1e-5, 0x1fffe000), 0);
+}
+
+/* The first nonce from `from` whose share meets (or, want_low, misses)
+ * miner_diff: real hashing. */
+static uint32_t
+grind(const struct mining_job *j, const uint8_t *slot, const char *en2,
+    uint32_t from, double diff, bool want_low)
+{
+	for (uint32_t n = from;; n++) {
+		struct share_result r;
+		char nonce[9];
+
+		snprintf(nonce, sizeof(nonce), "%08x", n);
+		assert_int_equal(share_check(&j->sj, slot, 2, 4, en2,
+		    "65000000", nonce, NULL, 0, &r), 0);
+		if (share_meets_difficulty(r.hash, diff) != want_low)
+			return n;
+	}
+}
+
+static void
+test_coinbase_height(void **state)
+{
+	struct mining_job j;
+	uint8_t bad[64] = { 0 };
+	int64_t h;
+
+	(void)state;
+	make_job(&j, 1, 0, 900000, true, "1d00ffff");
+	assert_int_equal(j.height, 900000);
+	/* The pool's extranonce1 follows coinb1 in what miners hash. */
+	assert_memory_equal(j.sj.coinb + j.sj.coinb1_len - 4,
+	    "\xf0\x00\x00\x0d", 4);
+	assert_string_equal(j.sj.job_id, "00000001");
+	assert_string_equal(j.pool_job_id, "pj-7");
+	assert_int_equal(mining_coinbase_height(bad, sizeof(bad), &h), -1);
+	assert_int_not_equal(mining_job_init(&j, 2, 0, "zz", "pj", PREVHASH,
+	    "00", COINB2, NULL, 0, "20000000", "1d00ffff", "65000000", false,
+	    1, 0), 0);
+}
+
+static void
+test_jobs_stale_and_evicted(void **state)
+{
+	struct mining_jobs t;
+	struct mining_job j;
+	struct mining_job *a, *b, *c;
+
+	(void)state;
+	mining_jobs_init(&t);
+	make_job(&j, 1, 0, 900000, true, "1d00ffff");
+	a = mining_jobs_add(&t, &j);
+	make_job(&j, 2, 1, 900000, true, "1d00ffff");
+	b = mining_jobs_add(&t, &j);
+	assert_false(a->stale); /* another upstream's clean job */
+	make_job(&j, 3, 0, 900000, false, "1d00ffff");
+	mining_jobs_add(&t, &j);
+	assert_false(a->stale);
+	make_job(&j, 4, 0, 900000, true, "1d00ffff");
+	mining_jobs_add(&t, &j);
+	assert_true(a->stale);  /* its upstream said clean */
+	assert_false(b->stale);
+	/* A new block on upstream 0: upstream 1's jobs are stale too. */
+	make_job(&j, 5, 0, 900001, true, "1d00ffff");
+	c = mining_jobs_add(&t, &j);
+	assert_true(b->stale);
+	/* A job for the old block arriving late is stale at once. */
+	make_job(&j, 6, 1, 900000, false, "1d00ffff");
+	assert_true(mining_jobs_add(&t, &j)->stale);
+	assert_ptr_equal(mining_jobs_find(&t, 5), c);
+	assert_null(mining_jobs_find(&t, 99));
+	for (uint32_t id = 100; id < 100 + MINING_JOBS_KEEP; id++) {
+		make_job(&j, id, 2, 900001, false, "1d00ffff");
+		mining_jobs_add(&t, &j);
+	}
+	assert_null(mining_jobs_find(&t, 5)); /* evicted: unknown */
+	assert_non_null(mining_jobs_find(&t, 100));
+	mining_jobs_fini(&t);
+}
+
+static void
+test_check(void **state)
+{
+	static const uint8_t slot[2] = { 0x00, 0x2a };
+	struct mining_jobs t;
+	struct mining_job j, *job;
+	struct mining_share s;
+	char nonce[9];
+	uint32_t ok, low, fwd;
+	double md = 1e-6;
+
+	(void)state;
+	mining_jobs_init(&t);
+	make_job(&j, 1, 0, 900000, true, "1d00ffff");
+	job = mining_jobs_add(&t, &j);
+	assert_int_equal(mining_check(NULL, slot, 2, 4, "00000001",
+	    "65000000", "00000000", NULL, 0, md, 7, &s), MINING_UNKNOWN_JOB);
+	assert_int_equal(mining_verdict_code(s.verdict), 21);
+
+	/* Meets the miner's difficulty, not the pool's: accepted here,
+	 * not forwarded. */
+	ok = 0;
+	for (;;) {
+		ok = grind(job, slot, "00000001", ok, md, false);
+		snprintf(nonce, sizeof(nonce), "%08x", ok);
+		if (mining_check(job, slot, 2, 4, "00000001", "65000000",
+		    nonce, NULL, 0, md, 7, &s) == MINING_OK && !s.forward)
+			break;
+		ok++;
+	}
+	assert_true(s.r.difficulty >= md && s.r.difficulty < 1e-5);
+	/* Again: a duplicate. */
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000001", "65000000",
+	    nonce, NULL, 0, md, 7, &s), MINING_DUPLICATE);
+	assert_int_equal(mining_verdict_code(s.verdict), 22);
+	/* The same nonce from another miner (slot) is another share. */
+	assert_int_not_equal(mining_check(job, (const uint8_t *)"\x00\x2b", 2,
+	    4, "00000001", "65000000", nonce, NULL, 0, 1e-300, 7, &s),
+	    MINING_DUPLICATE);
+
+	/* Below the miner's difficulty. */
+	low = grind(job, slot, "00000002", 0, md, true);
+	snprintf(nonce, sizeof(nonce), "%08x", low);
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000002", "65000000",
+	    nonce, NULL, 0, md, 7, &s), MINING_LOW_DIFFICULTY);
+	assert_int_equal(mining_verdict_code(s.verdict), 23);
+	assert_false(s.forward);
+
+	/* Meets the pool's difficulty: forwarded. */
+	fwd = grind(job, slot, "00000003", 0, 1e-5, false);
+	snprintf(nonce, sizeof(nonce), "%08x", fwd);
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000003", "65000000",
+	    nonce, NULL, 0, md, 7, &s), MINING_OK);
+	assert_true(s.forward);
+	assert_false(s.block);
+
+	/* ntime before the job's, or too far ahead. */
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000004", "64ffffff",
+	    "00000000", NULL, 0, md, 7, &s), MINING_BAD_NTIME);
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000004", "65001b59",
+	    "00000000", NULL, 0, md, 7, &s), MINING_BAD_NTIME);
+	assert_int_not_equal(mining_check(job, slot, 2, 4, "00000004",
+	    "65001b58", "00000000", NULL, 0, md, 7, &s), MINING_BAD_NTIME);
+	/* Version bits outside the mask; fields that do not parse. */
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000004", "65000000",
+	    "00000000", "00000001", 0x1fffe000, md, 7, &s),
+	    MINING_BAD_VERSION);
+	assert_int_equal(mining_check(job, slot, 2, 4, "0004", "65000000",
+	    "00000000", NULL, 0, md, 7, &s), MINING_MALFORMED);
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000004", "65000000",
+	    "nonce!!!", NULL, 0, md, 7, &s), MINING_MALFORMED);
+	assert_int_equal(mining_verdict_code(s.verdict), 20);
+
+	/* Stale once the upstream says clean. */
+	make_job(&j, 2, 0, 900000, true, "1d00ffff");
+	mining_jobs_add(&t, &j);
+	snprintf(nonce, sizeof(nonce), "%08x", fwd);
+	assert_int_equal(mining_check(job, slot, 2, 4, "00000003", "65000000",
+	    nonce, NULL, 0, md, 7, &s), MINING_STALE);
+	assert_false(s.forward);
+	mining_jobs_fini(&t);
+
+	/* A block candidate goes to the pool even when stale. With regtest's
+	 * nbits half of all hashes are blocks. */
+	mining_jobs_init(&t);
+	make_job(&j, 9, 0, 900000, true, "207fffff");
+	job = mining_jobs_add(&t, &j);
+	make_job(&j, 10, 0, 900001, true, "207fffff");
+	mining_jobs_add(&t, &j);
+	for (uint32_t n = 0; n < 64; n++) {
+		snprintf(nonce, sizeof(nonce), "%08x", n);
+		assert_int_equal(mining_check(job, slot, 2, 4, "00000005",
+		    "65000000", nonce, NULL, 0, md, 7, &s), MINING_STALE);
+		assert_true(s.forward == s.block);
+		if (s.block)
+			break;
+	}
+	assert_true(s.block);
+	mining_jobs_fini(&t);
+}
+
 int
 main(void)
 {
@@ -330,6 +545,9 @@ main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_dupset),
+		cmocka_unit_test(test_coinbase_height),
+		cmocka_unit_test(test_jobs_stale_and_evicted),
+		cmocka_unit_test(test_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
