@@ -1,7 +1,8 @@
 /*
- * cmd_database.c: `loka-stratum database migrate | status | reset --yes`:
- * the accounting database's schema, by hand (start applies migrations
- * itself when [database] auto_migrate is on).
+ * cmd_database.c: `loka-stratum database migrate | status | reset --yes |
+ * backup FILE | restore FILE --yes`: the accounting database's schema, by
+ * hand (start applies migrations itself when [database] auto_migrate is
+ * on), and SQLite backups.
  *
  * The database URL comes from the configuration file exactly as `start`
  * reads it (-c, else loka-stratum.toml when present, else defaults and the
@@ -16,12 +17,15 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "store/db.h"
+#include "store/journal.h"
 #include "util/xmalloc.h"
 
 static const char database_usage[] =
     "usage: loka-stratum database migrate [options]\n"
     "       loka-stratum database status [options]\n"
     "       loka-stratum database reset --yes [options]\n"
+    "       loka-stratum database backup FILE [options]\n"
+    "       loka-stratum database restore FILE --yes [options]\n"
     "\n"
     "migrate  apply the pending schema migrations (each in its own "
     "transaction;\n"
@@ -30,6 +34,11 @@ static const char database_usage[] =
     "every\n"
     "         migration: applied (when) or pending\n"
     "reset    drop every Loka table and all its data; needs --yes\n"
+    "backup   a consistent copy of a SQLite database in FILE, made while\n"
+    "         Loka runs (PostgreSQL: use pg_dump, see docs/operations.md)\n"
+    "restore  put a backup FILE in place of the SQLite database; Loka must\n"
+    "         be stopped; needs --yes. The next start replays the journal's\n"
+    "         events since the backup\n"
     "\n"
     "options:\n"
     "  -c, --config FILE    configuration file (default " CFG_DEFAULT_PATH
@@ -47,6 +56,7 @@ struct database_opts {
 	const char *config;
 	const char *database;
 	const char *sub;
+	const char *file;
 	int yes;
 };
 
@@ -85,12 +95,20 @@ database_parse(int argc, char **argv, struct database_opts *o)
 	}
 	if (optind == argc) {
 		fprintf(stderr, "loka-stratum database: which command? "
-		    "(migrate, status or reset)\n%s", database_usage);
+		    "(migrate, status, reset, backup or restore)\n%s",
+		    database_usage);
 		return -1;
 	}
 	o->sub = argv[optind++];
-	if (strcmp(o->sub, "migrate") != 0 && strcmp(o->sub, "status") != 0 &&
-	    strcmp(o->sub, "reset") != 0) {
+	if ((strcmp(o->sub, "backup") == 0 || strcmp(o->sub, "restore") == 0)) {
+		if (optind == argc) {
+			fprintf(stderr, "loka-stratum database %s: which file?\n"
+			    "%s", o->sub, database_usage);
+			return -1;
+		}
+		o->file = argv[optind++];
+	} else if (strcmp(o->sub, "migrate") != 0 &&
+	    strcmp(o->sub, "status") != 0 && strcmp(o->sub, "reset") != 0) {
 		fprintf(stderr, "loka-stratum database: unknown command "
 		    "\"%s\"\n%s", o->sub, database_usage);
 		return -1;
@@ -121,6 +139,13 @@ database_status(struct db *db, const char *masked)
 	}
 	printf("engine:   %s\n", db_kind_name(db_kind(db)));
 	printf("database: %s\n", masked);
+	{
+		char id[DB_IDENTITY_MAX + 1];
+		int irc = db_identity(db, id, sizeof(id), err, sizeof(err));
+
+		printf("identity: %s\n", irc == 0 ? id : irc == 1 ?
+		    "none yet (made by migration 2)" : err);
+	}
 	for (int i = 0; i < n; i++) {
 		if (info[i].applied) {
 			printf("  %3d  %-28s applied %s\n", info[i].version,
@@ -141,6 +166,131 @@ database_status(struct db *db, const char *masked)
 	return CLI_EXIT_OK;
 }
 
+/* A percentage on a terminal while pages are copied. */
+static void
+show_progress(void *arg, int done, int total)
+{
+	(void)arg;
+	if (total > 0 && isatty(STDERR_FILENO))
+		fprintf(stderr, "\r%3d%% of %d pages", done * 100 / total,
+		    total);
+}
+
+/* What a SQLite file holds: its identity and each instance's progress. */
+static int
+print_progress(void *arg, int ncols, const char *const *values,
+    const char *const *names)
+{
+	(void)arg;
+	(void)names;
+	if (ncols == 2)
+		printf("  instance %s: events up to %s\n",
+		    values[0] != NULL ? values[0] : "?",
+		    values[1] != NULL ? values[1] : "?");
+	return 0;
+}
+
+static int
+describe_copy(const char *file, char *id, size_t idlen)
+{
+	char *url = xasprintf("sqlite://%s", file), err[512];
+	struct db *db = db_open_flags(url, 5000, DB_OPEN_READONLY, err,
+	    sizeof(err));
+	int rc = -1;
+
+	free(url);
+	if (db == NULL || db_identity(db, id, idlen, err, sizeof(err)) != 0) {
+		fprintf(stderr, "loka-stratum database: %s is not a Loka "
+		    "database%s%s\n", file, db != NULL ? "" : ": ",
+		    db != NULL ? "" : err);
+		goto out;
+	}
+	printf("  database identity %s\n", id);
+	if (db_exec(db, "SELECT instance, last_seq FROM store_progress ORDER "
+	    "BY instance", NULL, 0, print_progress, NULL, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "loka-stratum database: %s: %s\n", file, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	db_close(db);
+	return rc;
+}
+
+static int
+database_backup(const struct cfg *c, const char *file, const char *masked)
+{
+	char err[512], id[DB_IDENTITY_MAX + 1];
+
+	if (strncmp(c->database.url, "sqlite://", 9) != 0) {
+		fprintf(stderr, "loka-stratum database: backup copies SQLite "
+		    "databases; for PostgreSQL use pg_dump --format=custom "
+		    "--file=%s with the same URL (docs/operations.md)\n", file);
+		return CLI_EXIT_USAGE;
+	}
+	if (db_backup_sqlite(c->database.url, file, show_progress, NULL, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "\nloka-stratum database: backup of %s "
+		    "failed: %s\n", masked, err);
+		return CLI_EXIT_FAILURE;
+	}
+	if (isatty(STDERR_FILENO))
+		fputc('\n', stderr);
+	printf("%s: backup of %s\n", file, masked);
+	return describe_copy(file, id, sizeof(id)) == 0 ? CLI_EXIT_OK :
+	    CLI_EXIT_FAILURE;
+}
+
+static int
+database_restore(const struct cfg *c, const char *file, const char *masked)
+{
+	char err[512], id[DB_IDENTITY_MAX + 1], oerr[256];
+	struct journal *j;
+	struct journal_owner o;
+	int rc = CLI_EXIT_FAILURE;
+
+	if (strncmp(c->database.url, "sqlite://", 9) != 0) {
+		fprintf(stderr, "loka-stratum database: restore puts SQLite "
+		    "backups back; for PostgreSQL use pg_restore --clean "
+		    "(docs/operations.md)\n");
+		return CLI_EXIT_USAGE;
+	}
+	printf("%s:\n", file);
+	if (describe_copy(file, id, sizeof(id)) != 0)
+		return CLI_EXIT_FAILURE;
+	/* The journal's lock: no Loka writes the database meanwhile. */
+	j = journal_open(c->database.spool_path, UINT64_MAX, 0, err,
+	    sizeof(err));
+	if (j == NULL) {
+		fprintf(stderr, "loka-stratum database: %s (stop Loka before "
+		    "restoring)\n", err);
+		return CLI_EXIT_FAILURE;
+	}
+	if (db_restore_sqlite(file, c->database.url, show_progress, NULL, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "\nloka-stratum database: restore into %s "
+		    "failed: %s\n", masked, err);
+		goto out;
+	}
+	if (isatty(STDERR_FILENO))
+		fputc('\n', stderr);
+	printf("restored into %s\n", masked);
+	if (journal_owner_read(c->database.spool_path, &o, oerr,
+	    sizeof(oerr)) == 0 && strcmp(o.database, id) != 0)
+		printf("the journal %s belongs to database %s, not this one: "
+		    "start will refuse it; run `loka-stratum journal adopt` to "
+		    "write its events into the restored database\n",
+		    c->database.spool_path, o.database);
+	else
+		printf("the next start writes into it the journal's events "
+		    "since the backup (journal %s)\n", c->database.spool_path);
+	rc = CLI_EXIT_OK;
+out:
+	journal_close(j);
+	return rc;
+}
+
 int
 cmd_database(int argc, char **argv)
 {
@@ -158,6 +308,20 @@ cmd_database(int argc, char **argv)
 	if (c == NULL)
 		return CLI_EXIT_USAGE;
 	masked = cfg_mask_url(c->database.url);
+	if (strcmp(o.sub, "backup") == 0) {
+		rc = database_backup(c, o.file, masked);
+		goto out;
+	}
+	if (strcmp(o.sub, "restore") == 0) {
+		if (!o.yes) {
+			fprintf(stderr, "loka-stratum database: restore replaces "
+			    "%s with %s; add --yes to do it\n", masked, o.file);
+			rc = CLI_EXIT_USAGE;
+		} else {
+			rc = database_restore(c, o.file, masked);
+		}
+		goto out;
+	}
 	if (strcmp(o.sub, "reset") == 0 && !o.yes) {
 		fprintf(stderr, "loka-stratum database: reset drops every Loka "
 		    "table of %s and all its data; add --yes to do it\n",

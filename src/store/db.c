@@ -14,11 +14,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_internal.h"
@@ -289,7 +291,8 @@ db_open_flags(const char *url, int64_t connect_timeout_ms, int flags,
 			    "(sqlite://loka.db, sqlite:///var/lib/loka.db)");
 		else
 			db->sqlite = db_sqlite_open(url + 9,
-			    connect_timeout_ms, !(flags & DB_OPEN_EXISTING),
+			    connect_timeout_ms, !(flags & (DB_OPEN_EXISTING |
+			    DB_OPEN_READONLY)), (flags & DB_OPEN_READONLY) != 0,
 			    msg, sizeof(msg));
 		ok = db->sqlite != NULL;
 	} else if (strncmp(url, "postgresql://", 13) == 0 ||
@@ -517,4 +520,80 @@ db_query_text(struct db *db, const char *sql, const char *const *params,
 	if (rc == 0)
 		*out = f.text;
 	return rc;
+}
+
+static const char *
+sqlite_path(const char *url, char *err, size_t errlen)
+{
+	if (strncmp(url, "sqlite://", 9) != 0 || url[9] == '\0' ||
+	    strcmp(url + 9, ":memory:") == 0) {
+		db_errf(err, errlen, "not a SQLite database file URL "
+		    "(sqlite://PATH)");
+		return NULL;
+	}
+	return url + 9;
+}
+
+/* fsync a file, or a directory. */
+static int
+sync_path(const char *path, bool dir)
+{
+	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int
+db_backup_sqlite(const char *url, const char *file, db_progress_fn progress,
+    void *arg, char *err, size_t errlen)
+{
+	const char *path = sqlite_path(url, err, errlen);
+	char *tmp, *dir, *slash;
+	int rc = -1;
+
+	if (path == NULL)
+		return -1;
+	if (access(path, F_OK) != 0) {
+		db_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	tmp = xasprintf("%s.tmp", file);
+	unlink(tmp);
+	if (db_sqlite_copy(path, tmp, false, progress, arg, err, errlen) != 0)
+		goto out;
+	dir = xstrdup(file);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	if (sync_path(tmp, false) != 0 || rename(tmp, file) != 0 ||
+	    sync_path(slash != NULL ? dir : ".", true) != 0)
+		db_errf(err, errlen, "%s: %s", file, strerror(errno));
+	else
+		rc = 0;
+	free(dir);
+out:
+	if (rc != 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int
+db_restore_sqlite(const char *file, const char *url, db_progress_fn progress,
+    void *arg, char *err, size_t errlen)
+{
+	const char *path = sqlite_path(url, err, errlen);
+
+	if (path == NULL)
+		return -1;
+	if (access(file, R_OK) != 0) {
+		db_errf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	return db_sqlite_copy(file, path, true, progress, arg, err, errlen);
 }

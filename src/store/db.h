@@ -56,6 +56,8 @@ void db_close(struct db *db); /* NULL is a no-op */
 /* db_open with flags: DB_OPEN_EXISTING never creates a SQLite file (a
  * database that vanished under a running Loka is not made anew). */
 #define DB_OPEN_EXISTING 0x1
+/* SQLite only: read, never write, journal mode untouched (a backup). */
+#define DB_OPEN_READONLY 0x2
 struct db *db_open_flags(const char *url, int64_t connect_timeout_ms,
     int flags, char *err, size_t errlen);
 
@@ -138,6 +140,21 @@ int db_migration_count(void);
 #define DB_IDENTITY_MAX 64
 int db_identity(struct db *db, char *out, size_t outlen, char *err,
     size_t errlen);
+/*
+ * db_backup_sqlite(url, file, progress, arg, err, errlen): a consistent
+ * copy of the SQLite database at url (sqlite://PATH) in file, made while
+ * Loka may be writing it (SQLite's online backup), written to file.tmp
+ * and renamed when complete. db_restore_sqlite(file, url, ...): the
+ * reverse, into the database at url (created if missing); the caller
+ * makes sure nothing writes it meanwhile. 0, or -1 with a message (also
+ * when url is not SQLite). progress (may be NULL) gets pages done/total.
+ */
+typedef void (*db_progress_fn)(void *arg, int done, int total);
+int db_backup_sqlite(const char *url, const char *file, db_progress_fn
+    progress, void *arg, char *err, size_t errlen);
+int db_restore_sqlite(const char *file, const char *url, db_progress_fn
+    progress, void *arg, char *err, size_t errlen);
+
 /* Drop every Loka table (database reset --yes). */
 int db_reset(struct db *db, char *err, size_t errlen);
 

@@ -38,9 +38,10 @@ void db_errf(char *err, size_t errlen, const char *fmt, ...)
 int db_placeholders(const char *sql, char **out);
 
 /* SQLite (db_sqlite.c). path is a file name or ":memory:"; create: make
- * the file when it is missing. */
+ * the file when it is missing; readonly: only read it, and leave its
+ * journal mode alone (a backup file stays one file). */
 struct db_sqlite *db_sqlite_open(const char *path, int64_t busy_timeout_ms,
-    bool create, char *err, size_t errlen);
+    bool create, bool readonly, char *err, size_t errlen);
 /* 0 while path still names the file that was opened; -1 with a message
  * when it was removed or replaced. */
 int db_sqlite_check(struct db_sqlite *s, char *err, size_t errlen);
@@ -49,6 +50,11 @@ int db_sqlite_exec(struct db_sqlite *s, const char *sql,
     const char *const *params, int nparams, db_row_fn fn, void *arg,
     char *err, size_t errlen);
 void db_sqlite_close(struct db_sqlite *s);
+/* Copy the SQLite database `from` into `to` with SQLite's online backup
+ * (consistent while another process writes `from`); to_live: `to` is a
+ * database in use (a restore), else a standalone file (no WAL). */
+int db_sqlite_copy(const char *from, const char *to, bool to_live,
+    db_progress_fn progress, void *arg, char *err, size_t errlen);
 
 /* PostgreSQL (db_postgres.c). sql already uses $n placeholders. */
 struct db_pg *db_pg_open(const char *url, int64_t connect_timeout_ms,

@@ -321,7 +321,7 @@ pragma(sqlite3 *h, const char *sql, struct pragma_value *v, char *err,
 
 struct db_sqlite *
 db_sqlite_open(const char *path, int64_t busy_timeout_ms, bool create,
-    char *err, size_t errlen)
+    bool readonly, char *err, size_t errlen)
 {
 	struct db_sqlite *s;
 	struct pragma_value v;
@@ -329,8 +329,9 @@ db_sqlite_open(const char *path, int64_t busy_timeout_ms, bool create,
 	sqlite3 *h = NULL;
 	int rc;
 
-	rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE |
-	    (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &h, (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)) |
+	    SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		db_errf(err, errlen, "%s", h != NULL ? sqlite3_errmsg(h) :
 		    sqlite3_errstr(rc));
@@ -343,6 +344,11 @@ db_sqlite_open(const char *path, int64_t busy_timeout_ms, bool create,
 		busy_timeout_ms = INT32_MAX;
 	sqlite3_busy_timeout(h, (int)busy_timeout_ms);
 	/* The first read: a file that is not a database fails here. */
+	if (readonly) {
+		if (pragma(h, "PRAGMA schema_version", &v, err, errlen) != 0)
+			goto fail;
+		goto opened;
+	}
 	if (pragma(h, "PRAGMA journal_mode = WAL", &v, err, errlen) != 0)
 		goto fail;
 	if (strcmp(v.text, "wal") != 0 && strcmp(v.text, "memory") != 0)
@@ -357,6 +363,7 @@ db_sqlite_open(const char *path, int64_t busy_timeout_ms, bool create,
 		db_errf(err, errlen, "this SQLite cannot enforce foreign keys");
 		goto fail;
 	}
+opened:
 	s = xcalloc(1, sizeof(*s));
 	s->db = h;
 	s->path = xstrdup(path);
@@ -408,4 +415,67 @@ db_sqlite_check(struct db_sqlite *s, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* Pages copied per step: small steps let Loka's writes in between. */
+#define SQ_BACKUP_PAGES 256
+
+int
+db_sqlite_copy(const char *from, const char *to, bool to_live,
+    db_progress_fn progress, void *arg, char *err, size_t errlen)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		db_errf(err, errlen, "%s: %s", from, src != NULL ?
+		    sqlite3_errmsg(src) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(src, SQ_DEFAULT_BUSY_MS);
+	if (sqlite3_open_v2(to, &dst, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		db_errf(err, errlen, "%s: %s", to, dst != NULL ?
+		    sqlite3_errmsg(dst) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(dst, SQ_DEFAULT_BUSY_MS);
+	b = sqlite3_backup_init(dst, "main", src, "main");
+	if (b == NULL) {
+		db_errf(err, errlen, "%s", sqlite3_errmsg(dst));
+		goto fail;
+	}
+	do {
+		rc = sqlite3_backup_step(b, SQ_BACKUP_PAGES);
+		if (progress != NULL)
+			progress(arg, sqlite3_backup_pagecount(b) -
+			    sqlite3_backup_remaining(b),
+			    sqlite3_backup_pagecount(b));
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		db_errf(err, errlen, "copying %s to %s: %s", from, to,
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* A backup file stands alone: no -wal beside it. */
+	if (!to_live && sqlite3_exec(dst, "PRAGMA journal_mode = DELETE",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		db_errf(err, errlen, "%s: %s", to, sqlite3_errmsg(dst));
+		goto fail;
+	}
+	sqlite3_close_v2(src);
+	if (sqlite3_close_v2(dst) != SQLITE_OK) {
+		db_errf(err, errlen, "%s: cannot close", to);
+		return -1;
+	}
+	return 0;
+fail:
+	sqlite3_close_v2(src);
+	sqlite3_close_v2(dst);
+	return -1;
 }

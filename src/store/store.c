@@ -153,6 +153,7 @@ struct store {
 	bool outage_logged;
 	char dbid[DB_IDENTITY_MAX + 1]; /* the journal's database, once known */
 	bool refused;
+	bool clash;                     /* another writer as this instance */
 	int64_t last_check_ms, last_identity_ms;
 	int64_t journal_retry_ms;       /* no append before this (mono ms) */
 	int append_errno, sync_errno;   /* the last failure's, 0: none */
@@ -648,6 +649,53 @@ write_progress(struct store *s, uint64_t seq, char *err, size_t errlen)
 	    3, NULL, NULL, err, errlen);
 }
 
+static void
+clash_message(const struct store *s, uint64_t progress, char *err,
+    size_t errlen)
+{
+	snprintf(err, errlen, "the database has instance %s's events up to %"
+	    PRIu64 ", beyond this Loka's %" PRIu64 ": another process writes "
+	    "under the same [database] instance; nothing more is written "
+	    "until that is fixed (give each instance its own name, then "
+	    "restart)", s->instance, progress, s->applied);
+}
+
+/*
+ * Does the database still hold exactly what this Loka wrote? Less means
+ * it went back in time under Loka (a backup restored into it): down, and
+ * the journal is replayed from what it holds at once. More means another
+ * process writes under this instance's name: refused. 0 when it does;
+ * else -1, the store down.
+ */
+static int
+check_progress(struct store *s, char *err, size_t errlen)
+{
+	int64_t progress = 0;
+
+	if (db_query_int(s->db, "SELECT last_seq FROM store_progress WHERE "
+	    "instance = ?", (const char *[]){ s->instance }, 1, &progress,
+	    err, errlen) < 0) {
+		go_down(s, err);
+		return -1;
+	}
+	if ((uint64_t)progress == s->applied)
+		return 0;
+	if ((uint64_t)progress < s->applied) {
+		snprintf(err, errlen, "the database holds instance %s's events "
+		    "only up to %" PRId64 ", not %" PRIu64 " (restored from a "
+		    "backup under this Loka?): the journal is replayed from "
+		    "there", s->instance, progress, s->applied);
+		log_warnx("store", "%s", err);
+		go_down(s, err);
+		s->last_retry_ms = 0; /* reconnect and replay at once */
+		return -1;
+	}
+	clash_message(s, (uint64_t)progress, err, errlen);
+	s->clash = true;
+	refuse_db(s, err);
+	return -1;
+}
+
 /* Write the batch in one transaction with its progress mark. */
 static int
 commit_batch(struct store *s, bool replaying)
@@ -660,6 +708,10 @@ commit_batch(struct store *s, bool replaying)
 		return 0;
 	if (db_begin(s->db, err, sizeof(err)) != 0)
 		goto fail;
+	/* In the transaction: the database still holds exactly what this
+	 * Loka wrote (not restored, not written by another process). */
+	if (check_progress(s, err, sizeof(err)) != 0)
+		return -1; /* closed: the transaction is gone with it */
 	for (size_t i = 0; i < s->batch.nbuckets; i++) {
 		for (struct agg *a = s->batch.buckets[i]; a != NULL;
 		    a = a->next) {
@@ -989,6 +1041,12 @@ connect_db(struct store *s, bool *refused, char *err, size_t errlen)
 		    &progress, err, errlen) < 0)
 			goto fail;
 	}
+	if (s->clash && (uint64_t)progress > s->applied) {
+		clash_message(s, (uint64_t)progress, err, errlen);
+		*refused = true;
+		goto fail;
+	}
+	s->clash = false;
 	if (sync_pools(s, err, errlen) != 0)
 		goto fail;
 	s->applied = (uint64_t)progress;
@@ -1097,7 +1155,9 @@ check_db(struct store *s, int64_t t)
 	rc = db_identity(s->db, id, sizeof(id), err, sizeof(err));
 	if (rc < 0) {
 		go_down(s, err);
-	} else if (rc == 1 || strcmp(id, s->dbid) != 0) {
+		return;
+	}
+	if (rc == 1 || strcmp(id, s->dbid) != 0) {
 		snprintf(err, sizeof(err), "the database %s under this Loka "
 		    "(%s%s): events stay in the journal. Restore it, or restart "
 		    "Loka to decide (it will say what to do)", rc == 1 ?
@@ -1105,7 +1165,9 @@ check_db(struct store *s, int64_t t)
 		    "emptied or recreated" : "its identity is now ",
 		    rc == 1 ? "" : id);
 		refuse_db(s, err);
+		return;
 	}
+	(void)check_progress(s, err, sizeof(err));
 }
 
 /* ---- the thread ---- */
