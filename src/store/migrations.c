@@ -147,6 +147,48 @@ static const char m2_postgres[] = M2("md5(random()::text || "
     "clock_timestamp()::text || pg_backend_pid()::text)",
     "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)");
 
+/*
+ * Migration 3: rollups for history (the hashrate API and charts): per pool
+ * and minute, per worker and hour, kept by the store with the per-minute
+ * buckets, so that a farm over 30 days reads ~43,000 rows per pool, not
+ * one row per worker and minute. Filled from what the books hold.
+ */
+#define M3(REAL, SUMS) \
+    "CREATE TABLE pool_minutes (\n" \
+    "	pool_id BIGINT NOT NULL REFERENCES pools (id),\n" \
+    "	minute BIGINT NOT NULL,\n" \
+    "	accepted BIGINT NOT NULL DEFAULT 0,\n" \
+    "	accepted_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	rejected BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	PRIMARY KEY (pool_id, minute)\n" \
+    ");\n" \
+    "CREATE TABLE worker_hours (\n" \
+    "	worker_id BIGINT NOT NULL REFERENCES workers (id),\n" \
+    "	hour BIGINT NOT NULL,\n" \
+    "	accepted BIGINT NOT NULL DEFAULT 0,\n" \
+    "	accepted_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	rejected BIGINT NOT NULL DEFAULT 0,\n" \
+    "	rejected_difficulty " REAL " NOT NULL DEFAULT 0,\n" \
+    "	PRIMARY KEY (worker_id, hour)\n" \
+    ");\n" \
+    "CREATE INDEX worker_hours_hour ON worker_hours (hour);\n" \
+    "INSERT INTO pool_minutes (pool_id, minute, accepted, " \
+    "accepted_difficulty, rejected, rejected_difficulty) SELECT " \
+    "w.pool_id, s.minute, " SUMS " FROM submissions s JOIN workers w ON " \
+    "w.id = s.worker_id GROUP BY w.pool_id, s.minute;\n" \
+    "INSERT INTO worker_hours (worker_id, hour, accepted, " \
+    "accepted_difficulty, rejected, rejected_difficulty) SELECT " \
+    "s.worker_id, s.minute - s.minute % 3600, " SUMS " FROM submissions s " \
+    "GROUP BY s.worker_id, s.minute - s.minute % 3600;\n"
+#define M3_SUMS "SUM(s.accepted), SUM(s.accepted_difficulty), " \
+    "SUM(s.rejected_stale + s.rejected_duplicate + " \
+    "s.rejected_low_difficulty + s.rejected_unauthorized + " \
+    "s.rejected_other), SUM(s.rejected_difficulty)"
+
+static const char m3_sqlite[] = M3("REAL", M3_SUMS);
+static const char m3_postgres[] = M3("DOUBLE PRECISION", M3_SUMS);
+
 struct migration {
 	int version;
 	const char *name;
@@ -156,6 +198,7 @@ struct migration {
 static const struct migration migrations[] = {
 	{ 1, "accounting schema", { m1_sqlite, m1_postgres } },
 	{ 2, "database identity", { m2_sqlite, m2_postgres } },
+	{ 3, "history rollups", { m3_sqlite, m3_postgres } },
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -164,7 +207,8 @@ static const struct migration migrations[] = {
  * order db_reset drops them in). A new version adds its tables here.
  */
 static const char *const loka_tables[] = {
-	"distributions", "earnings", "share_log", "submissions", "workers",
+	"distributions", "earnings", "share_log", "pool_minutes",
+	"worker_hours", "submissions", "workers",
 	"miners", "pools", "store_progress", "loka_database",
 	"schema_migrations",
 };

@@ -109,6 +109,14 @@ struct share_row {
 	uint64_t seq;
 };
 
+/* A pool's minute, summed over a batch (the pool_minutes rollup). */
+struct pool_minute {
+	const char *pool;      /* an agg's, valid while the batch is */
+	int64_t minute;
+	uint64_t accepted, rejected;
+	double accepted_diff, rejected_diff;
+};
+
 struct batch {
 	struct agg **buckets;
 	size_t nbuckets;
@@ -117,6 +125,8 @@ struct batch {
 	uint64_t first_seq, last_seq;
 	struct share_row *rows; /* share_log only */
 	size_t nrows;
+	struct pool_minute *pm;
+	size_t npm;
 };
 
 /* Worker ids already in the database. */
@@ -348,6 +358,9 @@ batch_clear(struct batch *b)
 	free(b->rows);
 	b->rows = NULL;
 	b->nrows = 0;
+	free(b->pm);
+	b->pm = NULL;
+	b->npm = 0;
 	b->nentries = 0;
 	b->events = 0;
 	b->first_seq = b->last_seq = 0;
@@ -558,6 +571,98 @@ write_bucket(struct store *s, const struct agg *a, int64_t wid, char *err,
 	    "excluded.rejected_difficulty", p, 10, NULL, NULL, err, errlen);
 }
 
+static uint64_t
+agg_rejected(const struct agg *a)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ACCT_REJ_MAX; i++)
+		n += a->rejected[i];
+	return n;
+}
+
+/*
+ * The history rollups (migration 3): the worker's hour now, the pool's
+ * minute summed over the batch (one row per pool and minute, written by
+ * write_pool_minutes()).
+ */
+static int
+write_rollups(struct store *s, const struct agg *a, int64_t wid, char *err,
+    size_t errlen)
+{
+	struct batch *b = &s->batch;
+	char v[6][32];
+	const char *p[6];
+	size_t i;
+
+	snprintf(v[0], 32, "%" PRId64, wid);
+	snprintf(v[1], 32, "%" PRId64, a->minute - a->minute % 3600);
+	snprintf(v[2], 32, "%" PRIu64, a->accepted);
+	snprintf(v[3], 32, "%.17g", a->accepted_diff);
+	snprintf(v[4], 32, "%" PRIu64, agg_rejected(a));
+	snprintf(v[5], 32, "%.17g", a->rejected_diff);
+	for (i = 0; i < 6; i++)
+		p[i] = v[i];
+	if (db_exec(s->db, "INSERT INTO worker_hours (worker_id, hour, "
+	    "accepted, accepted_difficulty, rejected, rejected_difficulty) "
+	    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, hour) DO "
+	    "UPDATE SET accepted = worker_hours.accepted + excluded.accepted, "
+	    "accepted_difficulty = worker_hours.accepted_difficulty + "
+	    "excluded.accepted_difficulty, rejected = worker_hours.rejected + "
+	    "excluded.rejected, rejected_difficulty = "
+	    "worker_hours.rejected_difficulty + excluded.rejected_difficulty",
+	    p, 6, NULL, NULL, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < b->npm; i++)
+		if (b->pm[i].minute == a->minute &&
+		    strcmp(b->pm[i].pool, a->pool) == 0)
+			break;
+	if (i == b->npm) {
+		b->pm = xreallocarray(b->pm, b->npm + 1, sizeof(*b->pm));
+		memset(&b->pm[i], 0, sizeof(b->pm[i]));
+		b->pm[i].pool = a->pool;
+		b->pm[i].minute = a->minute;
+		b->npm++;
+	}
+	b->pm[i].accepted += a->accepted;
+	b->pm[i].accepted_diff += a->accepted_diff;
+	b->pm[i].rejected += agg_rejected(a);
+	b->pm[i].rejected_diff += a->rejected_diff;
+	return 0;
+}
+
+static int
+write_pool_minutes(struct store *s, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < s->batch.npm; i++) {
+		const struct pool_minute *m = &s->batch.pm[i];
+		char v[5][32];
+		const char *p[6];
+
+		snprintf(v[0], 32, "%" PRId64, m->minute);
+		snprintf(v[1], 32, "%" PRIu64, m->accepted);
+		snprintf(v[2], 32, "%.17g", m->accepted_diff);
+		snprintf(v[3], 32, "%" PRIu64, m->rejected);
+		snprintf(v[4], 32, "%.17g", m->rejected_diff);
+		for (int k = 0; k < 5; k++)
+			p[k] = v[k];
+		p[5] = m->pool;
+		if (db_exec(s->db, "INSERT INTO pool_minutes (pool_id, minute, "
+		    "accepted, accepted_difficulty, rejected, "
+		    "rejected_difficulty) SELECT id, ?, ?, ?, ?, ? FROM pools "
+		    "WHERE name = ? ON CONFLICT (pool_id, minute) DO UPDATE SET "
+		    "accepted = pool_minutes.accepted + excluded.accepted, "
+		    "accepted_difficulty = pool_minutes.accepted_difficulty + "
+		    "excluded.accepted_difficulty, rejected = "
+		    "pool_minutes.rejected + excluded.rejected, "
+		    "rejected_difficulty = pool_minutes.rejected_difficulty + "
+		    "excluded.rejected_difficulty", p, 6, NULL, NULL, err,
+		    errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 write_share_rows(struct store *s, char *err, size_t errlen)
 {
@@ -727,12 +832,14 @@ commit_batch(struct store *s, bool replaying)
 			}
 			if (rc != 0)
 				goto fail_rollback;
-			if (a->minute >= 0 && write_bucket(s, a, wid, err,
-			    sizeof(err)) != 0)
+			if (a->minute >= 0 && (write_bucket(s, a, wid, err,
+			    sizeof(err)) != 0 || write_rollups(s, a, wid, err,
+			    sizeof(err)) != 0))
 				goto fail_rollback;
 		}
 	}
-	if (write_share_rows(s, err, sizeof(err)) != 0)
+	if (write_pool_minutes(s, err, sizeof(err)) != 0 ||
+	    write_share_rows(s, err, sizeof(err)) != 0)
 		goto fail_rollback;
 	if (write_progress(s, s->batch.last_seq, err, sizeof(err)) != 0)
 		goto fail_rollback;
