@@ -245,12 +245,22 @@ print("- events committed: %d (%.1f/s)" % (rows[-1]["committed"],
 print("- growth: first third %.2f KiB/s, last third %.2f KiB/s" % (first, last))
 print("- ring pages first touched at %.1f KiB/s (%.0f shares/s × %d B) up to %d KiB"
       % (rate * slot / 1024, rate, slot, ring_kib))
-if last <= max(0.5, 0.1 * first):
-    final = rows[-1]["vmrss_kib"]
-    at = next(r for r in load if r["vmrss_kib"] >= final - 128)
-    print("- levelled off (the last third grows < 10%% of the first, or < 0.5 "
-          "KiB/s): within 128 KiB of its final %d KiB from t = %d s" % (
-              final, at["t"]))
+# Levelled off: the RSS stays within 128 KiB of its final value for at
+# least a tenth of the run (and three samples), or the last third grows at
+# under a tenth of the first third's rate.
+final = rows[-1]["vmrss_kib"]
+flat = load[-1]
+for r in reversed(load):
+    if abs(r["vmrss_kib"] - final) > 128:
+        break
+    flat = r
+tail = [r for r in load if r["t"] >= flat["t"]]
+if len(tail) >= 3 and rows[-1]["t"] - flat["t"] >= 0.1 * span:
+    print("- levelled off at %d KiB from t = %d s (flat within 128 KiB for "
+          "the last %d s)" % (final, flat["t"], rows[-1]["t"] - flat["t"]))
+elif last <= 0.1 * first:
+    print("- levelled off: the last third grows at under a tenth of the "
+          "first third's rate")
 else:
     print("- still growing at the end")
 EOF
