@@ -6,8 +6,9 @@
  * runs; /ready, /health/pool and /health/database ask the proxy's check
  * function (200 or 503 with a JSON reason); GET / and /index.html serve the
  * dashboard page compiled in from dashboard.html ([metrics] dashboard).
- * Anything else gets a JSON 404 (or 405 for another method). The
- * registry is read with relaxed atomics and callbacks; nothing here locks
+ * Anything else gets a JSON 404 (or 405 for another method). A request
+ * whose length could be read two ways gets a JSON 400 and the connection
+ * is closed (api_framing_error()). The registry is read with relaxed atomics and callbacks; nothing here locks
  * anything the worker threads use.
  */
 #include "api/api.h"
@@ -326,6 +327,66 @@ api_dashboard(struct evhttp_request *req)
 	evbuffer_free(out);
 }
 
+/*
+ * Request smuggling defence. A proxy in front of the API and evhttp must
+ * agree where each request ends; evhttp uses the first Content-Length,
+ * ignores a header whose name has a space before the colon, reads a body on
+ * some methods and not others. So a request is refused when it frames
+ * its body more than one way or in a way two parsers may read apart:
+ *  - more than one Content-Length, even with equal values;
+ *  - Content-Length together with Transfer-Encoding, or two
+ *    Transfer-Encoding (a libevent with its 2.1.13 fix refuses these
+ *    itself, with its own HTML 400, before the request gets here);
+ *  - a Transfer-Encoding other than exactly "chunked";
+ *  - a Content-Length that is not plain digits ("+5", " 5", "5,5");
+ *  - whitespace in a header name ("Content-Length : 5");
+ *  - a body on a method that takes none here (GET, HEAD, DELETE, OPTIONS).
+ * Returns what is wrong, or NULL when the request is framed one way.
+ */
+static const char *
+api_framing_error(struct evhttp_request *req)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct evkeyval *kv;
+	const char *len = NULL, *te = NULL;
+	int nlen = 0, nte = 0;
+	bool body;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strpbrk(kv->key, " \t") != NULL)
+			return "whitespace in a header name";
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			len = kv->value;
+			nlen++;
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			te = kv->value;
+			nte++;
+		}
+	}
+	if (nlen > 1)
+		return "more than one Content-Length header";
+	if (nlen > 0 && nte > 0)
+		return "both Content-Length and Transfer-Encoding";
+	if (nte > 1 || (te != NULL && strcasecmp(te, "chunked") != 0))
+		return "a Transfer-Encoding other than chunked";
+	if (len != NULL && (len[0] == '\0' ||
+	    len[strspn(len, "0123456789")] != '\0'))
+		return "a Content-Length that is not a number";
+	body = te != NULL || (len != NULL && len[strspn(len, "0")] != '\0');
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:
+	case EVHTTP_REQ_DELETE:
+	case EVHTTP_REQ_OPTIONS:
+		if (body)
+			return "a body on a method that takes none";
+		break;
+	default:
+		break;
+	}
+	return NULL;
+}
+
 static void
 api_on_request(struct evhttp_request *req, void *arg)
 {
@@ -336,10 +397,18 @@ api_on_request(struct evhttp_request *req, void *arg)
 	size_t n = 0;
 	char *path = raw != NULL ? evhttp_uridecode(raw, 0, &n) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *framing = api_framing_error(req);
 	int check = -1;
 
-	/* A decoded NUL ("%00") would cut the path short: refused. */
-	if (path == NULL || strlen(path) != n) {
+	if (framing != NULL) {
+		/* The bytes after this request may be the rest of its body:
+		 * none of them is read as a request. */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		api_json_value(req, 400, api_error("request framing: %s",
+		    framing));
+	} else if (path == NULL || strlen(path) != n) {
+		/* A decoded NUL ("%00") would cut the path short. */
 		api_json(req, 400, "{\"error\":\"malformed request URI\"}\n");
 	} else if (strncmp(path, "/api/v1/", 8) == 0 ||
 	    strcmp(path, "/api/v1") == 0) {

@@ -188,9 +188,11 @@ static const struct cfg_key database_keys[] = {
 	    "How often buffered share events are written." },
 	{ "queue_size", CFG_T_INT, DB(queue_size), 0, 1024, 100000000, 0, 0,
 	    "262144", NULL,
-	    "Share events waiting for the store thread at most (about 64 "
-	    "bytes each); past this they are refused loudly (log and "
-	    "metric)." },
+	    "Share events waiting for the store thread: queue_size x 64 "
+	    "bytes of rings (16 MiB by default), all of it resident from "
+	    "the start (an event is 36 bytes plus its pool, miner and "
+	    "worker names, rounded up to 8). Past this they are refused "
+	    "loudly (log and metric)." },
 	{ "spool_path", CFG_T_STRING, DB(spool_path), 0, 0, 4096, 0, 0, "",
 	    NULL,
 	    "Directory of the append-only journal of share events: written "
