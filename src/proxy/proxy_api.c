@@ -18,6 +18,9 @@
  *   POST   /api/v1/earnings            {"pool", "day", "reward_sats",
  *                                      "pool_hashrate"?, "settle"?} (token)
  *   GET    /api/v1/distributions       a settled day; pool, day
+ *   GET    /api/v1/hashrate            series from the books; pool,
+ *                                      miner, worker, range or since and
+ *                                      until, step
  *
  * Workers and sessions belong to the worker threads: each thread is asked
  * (worker_post) for a copy of its part, in JSON it builds itself, and the
@@ -43,6 +46,7 @@
 #include "proxy/router.h"
 #include "security/security.h"
 #include "store/db.h"
+#include "store/history.h"
 #include "store/settle.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -1046,6 +1050,112 @@ route_bans(struct proxy *p, const struct api_request *req, const char *ip,
 	return 405;
 }
 
+/* A Unix time parameter: digits only. */
+static int
+query_time(const struct api_request *req, const char *key, int64_t def,
+    int64_t *out)
+{
+	const char *v = api_query(req, key);
+	char *end;
+	long long n;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 0 ||
+	    n > INT64_C(253402300799)) /* 9999-12-31 */
+		return -1;
+	*out = n;
+	return 0;
+}
+
+struct hashrate_out {
+	json_t *points;
+	int64_t step;
+};
+
+static int
+hashrate_point(void *arg, const struct history_point *pt)
+{
+	struct hashrate_out *h = arg;
+
+	json_array_append_new(h->points, json_pack("{s:I,s:f,s:I,s:f,s:I,s:f}",
+	    "t", (json_int_t)pt->t, "hashrate",
+	    history_hashrate(pt->accepted_difficulty, h->step), "accepted",
+	    (json_int_t)pt->accepted, "accepted_difficulty",
+	    pt->accepted_difficulty, "rejected", (json_int_t)pt->rejected,
+	    "rejected_difficulty", pt->rejected_difficulty));
+	return 0;
+}
+
+/*
+ * GET /api/v1/hashrate: the books over time (store/history.h). range
+ * (1h, 24h, 7d, 30d) or since/until (Unix seconds; until defaults to now,
+ * since to until - 24 h); step in seconds (a multiple of 60; by default
+ * one that suits the span).
+ */
+static int
+route_hashrate(struct proxy *p, const struct api_request *req, json_t **out)
+{
+	static const struct {
+		const char *name;
+		int64_t span;
+	} ranges[] = { { "1h", 3600 }, { "24h", 86400 }, { "7d", 604800 },
+	    { "30d", 2592000 } };
+	struct history_filter f = { api_query(req, "pool"),
+	    api_query(req, "miner"), api_query(req, "worker") };
+	const char *range = api_query(req, "range");
+	int64_t now = (int64_t)time(NULL), since, until, step, span = 86400;
+	struct hashrate_out h;
+	char err[512];
+	struct db *db;
+
+	if (range != NULL) {
+		size_t i;
+
+		for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+			if (strcmp(range, ranges[i].name) == 0)
+				break;
+		if (i == sizeof(ranges) / sizeof(ranges[0]))
+			return bad_param(out, "range", "1h, 24h, 7d or 30d");
+		if (api_query(req, "since") != NULL)
+			return bad_param(out, "since", "not with range");
+		span = ranges[i].span;
+	}
+	if (query_time(req, "until", now, &until) != 0)
+		return bad_param(out, "until", "Unix seconds");
+	if (query_time(req, "since", until > span ? until - span : 0,
+	    &since) != 0)
+		return bad_param(out, "since", "Unix seconds");
+	if (since > until)
+		return bad_param(out, "since", "not after until");
+	if (query_time(req, "step", history_default_step(until - since),
+	    &step) != 0 || step < 60 || step % 60 != 0 ||
+	    step > HISTORY_STEP_MAX)
+		return bad_param(out, "step", "seconds, a multiple of 60 up to "
+		    "604800");
+	if ((until - (since - since % step) + step - 1) / step >
+	    HISTORY_POINTS_MAX)
+		return bad_param(out, "step", "larger: the series would have "
+		    "more than 1500 points");
+	if ((db = api_db(p, out)) == NULL)
+		return 503;
+	h.points = json_array();
+	h.step = step;
+	if (history_series(db, &f, since, until, step, hashrate_point, &h, err,
+	    sizeof(err)) != 0) {
+		json_decref(h.points);
+		return db_failed(p, out, err);
+	}
+	*out = json_pack("{s:{s:s?,s:s?,s:s?},s:I,s:I,s:I,s:o}", "scope",
+	    "pool", f.pool, "miner", f.miner, "worker", f.worker, "since",
+	    (json_int_t)(since - since % step), "until", (json_int_t)until,
+	    "step", (json_int_t)step, "points", h.points);
+	return 200;
+}
+
 int
 proxy_api(const struct api_request *req, json_t **out, void *arg)
 {
@@ -1066,6 +1176,7 @@ proxy_api(const struct api_request *req, json_t **out, void *arg)
 	    strcmp(path, "/pools") == 0 || strcmp(path, "/workers") == 0 ||
 	    strcmp(path, "/sessions") == 0 ||
 	    strcmp(path, "/distributions") == 0 ||
+	    strcmp(path, "/hashrate") == 0 ||
 	    (strncmp(path, "/miners/", 8) == 0 && path[8] != '\0' &&
 	    strchr(path + 8, '/') == NULL)) {
 		if (!get)
@@ -1080,6 +1191,8 @@ proxy_api(const struct api_request *req, json_t **out, void *arg)
 			return route_sessions(p, req, out);
 		if (strcmp(path, "/distributions") == 0)
 			return route_distributions(p, req, out);
+		if (strcmp(path, "/hashrate") == 0)
+			return route_hashrate(p, req, out);
 		return route_miner(p, path + 8, out);
 	} else {
 		*out = api_error("no such route: %s", req->path);

@@ -16,6 +16,13 @@
 	"s.rejected_low_difficulty + s.rejected_unauthorized + " \
 	"s.rejected_other)"
 
+/* The workers a miner or worker filter names: the rows are then read
+ * through the primary key (worker_id, minute or hour), one range per
+ * worker, not by scanning every worker's rows in the time range. */
+#define H_WORKERS "(SELECT w.id FROM workers w JOIN miners m ON m.id = " \
+	"w.miner_id JOIN pools p ON p.id = w.pool_id WHERE (? = '' OR " \
+	"p.name = ?) AND (? = '' OR m.name = ?) AND (? = '' OR w.name = ?))"
+
 struct h_ctx {
 	history_fn fn;
 	void *arg;
@@ -101,23 +108,17 @@ history_series(struct db *db, const struct history_filter *f,
 			    "BIGINT) AS b, SUM(s.accepted), "
 			    "SUM(s.accepted_difficulty), SUM(s.rejected), "
 			    "SUM(s.rejected_difficulty) FROM worker_hours s "
-			    "JOIN workers w ON w.id = s.worker_id JOIN miners m "
-			    "ON m.id = w.miner_id JOIN pools p ON p.id = "
-			    "w.pool_id WHERE s.hour >= CAST(? AS BIGINT) AND "
-			    "s.hour < CAST(? AS BIGINT) AND (? = '' OR p.name "
-			    "= ?) AND (? = '' OR m.name = ?) AND (? = '' OR "
-			    "w.name = ?) GROUP BY b ORDER BY b";
+			    "WHERE s.hour >= CAST(? AS BIGINT) AND s.hour < "
+			    "CAST(? AS BIGINT) AND s.worker_id IN " H_WORKERS
+			    " GROUP BY b ORDER BY b";
 		else
 			sql = "SELECT (s.minute - CAST(? AS BIGINT)) / CAST(? AS "
 			    "BIGINT) AS b, SUM(s.accepted), "
 			    "SUM(s.accepted_difficulty), " H_REJ_MINUTE ", "
 			    "SUM(s.rejected_difficulty) FROM submissions s "
-			    "JOIN workers w ON w.id = s.worker_id JOIN miners m "
-			    "ON m.id = w.miner_id JOIN pools p ON p.id = "
-			    "w.pool_id WHERE s.minute >= CAST(? AS BIGINT) AND "
-			    "s.minute < CAST(? AS BIGINT) AND (? = '' OR "
-			    "p.name = ?) AND (? = '' OR m.name = ?) AND (? = '' "
-			    "OR w.name = ?) GROUP BY b ORDER BY b";
+			    "WHERE s.minute >= CAST(? AS BIGINT) AND s.minute < "
+			    "CAST(? AS BIGINT) AND s.worker_id IN " H_WORKERS
+			    " GROUP BY b ORDER BY b";
 	}
 	{
 		/* The worker's pair of placeholders follows the miner's. */

@@ -268,6 +268,45 @@ st, _, body = http(loka, "GET", "/api/v1/distributions?pool=nope")
 check(st == 404 or st == 422, "GET /distributions of an unknown pool: 4xx",
       (st, body))
 
+# --- hashrate history from the books -------------------------------------
+st, _, body = http(loka, "GET", "/api/v1/hashrate?range=1h")
+pts = (body or {}).get("points", [])
+check(st == 200 and body["step"] == 60 and
+      sum(x["accepted"] for x in pts) == ps["accepted"] and
+      abs(sum(x["accepted_difficulty"] for x in pts) -
+          ps["accepted_difficulty"]) < 1e-9 and
+      all(x["hashrate"] == x["accepted_difficulty"] * 2 ** 32 / 60
+          for x in pts),
+      "/hashrate?range=1h: the farm's series adds up to the pool's count",
+      body)
+w1 = ps["workers"]["acct.bc1qApiAddr_rig1"]
+st, _, body = http(loka, "GET", "/api/v1/hashrate?miner=bc1qApiAddr&"
+                   "worker=rig1&range=24h")
+pts = (body or {}).get("points", [])
+check(st == 200 and body["step"] == 300 and
+      body["scope"] == {"pool": None, "miner": "bc1qApiAddr",
+                        "worker": "rig1"} and
+      sum(x["accepted"] for x in pts) == w1["accepted"],
+      "/hashrate for one worker: its own count", body)
+st, _, body = http(loka, "GET", "/api/v1/hashrate?pool=cli&range=7d")
+check(st == 200 and body["step"] == 3600 and
+      sum(x["accepted"] for x in body["points"]) == ps["accepted"],
+      "/hashrate for a pool over 7 days, hourly", body)
+now = int(time.time())
+st, _, body = http(loka, "GET", "/api/v1/hashrate?since=%d&until=%d" %
+                   (now - 600, now - 600))
+check(st == 200 and body["points"] == [], "an empty range: no points",
+      body)
+st, _, body = http(loka, "GET", "/api/v1/hashrate?pool=nowhere")
+check(st == 200 and body["points"] == [], "a pool with no books: no "
+      "points", body)
+for q, key in (("range=2h", "range"), ("step=61", "step"),
+               ("since=abc", "since"), ("since=10&until=5", "since"),
+               ("since=0&step=60", "step"), ("range=1h&since=5", "since")):
+    st, _, body = http(loka, "GET", "/api/v1/hashrate?" + q)
+    check(st == 400 and key in (body or {}).get("error", ""),
+          "/hashrate?%s: 400 naming %s" % (q, key), (st, body))
+
 # --- HTTP details --------------------------------------------------------
 st, _, body = http(loka, "GET", "/api/v1/nothing")
 check(st == 404 and "error" in body, "an unknown route: 404 JSON")
