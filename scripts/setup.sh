@@ -17,6 +17,9 @@ packages=(
   prometheus-alertmanager              # amtool, the Alertmanager example's test
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
+  gcc-aarch64-linux-gnu                # arm64 cross build (scripts/arm64-sysroot.sh
+  libc6-dev-arm64-cross                #   fetches the arm64 libraries it links)
+  qemu-user-static                     # runs the arm64 unit tests on this machine
 )
 
 missing=()
