@@ -17,10 +17,13 @@ packages=(
   prometheus-alertmanager              # amtool, the Alertmanager example's test
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
-  gcc-aarch64-linux-gnu                # arm64 cross build (scripts/arm64-sysroot.sh
-  libc6-dev-arm64-cross                #   fetches the arm64 libraries it links)
-  qemu-user-static                     # runs the arm64 unit tests on this machine
 )
+# The arm64 stage of scripts/test.sh, on an amd64 machine (CI's): a cross
+# compiler and C library, and an emulator for the unit tests.
+# scripts/arm64-sysroot.sh fetches the arm64 libraries it links.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
