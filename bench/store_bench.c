@@ -11,8 +11,11 @@
  * journals them and writes them to the database in batches. Printed: the
  * posting rate and its cost in ns per event, the rate at which events
  * reached the database, and how many were refused (queue full). Run it on
- * an otherwise idle machine; compare backends in the same run.
+ * an otherwise idle machine; compare backends in the same run. The SQLite
+ * database and the journal live in a temporary directory ($TMPDIR or
+ * /tmp), removed at the end.
  */
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +89,18 @@ produce(void *arg)
 	return NULL;
 }
 
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -98,8 +114,9 @@ main(int argc, char **argv)
 	};
 	const char *url = NULL;
 	double seconds = 10, rate = 0;
-	int producers = 2, workers = 1000, ch;
-	char dir[] = "/tmp/loka-bench-XXXXXX", text[1024], err[512];
+	int producers = 2, workers = 1000, ch, n;
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], text[1024], err[512];
 	char dburl[600];
 	struct cfg_diag errs = { 0 };
 	struct cfg *c;
@@ -134,8 +151,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (producers < 1 || workers < 1 || seconds <= 0 ||
-	    mkdtemp(dir) == NULL)
+	/* $TMPDIR when set: bench/compare.sh keeps everything in its own. */
+	if (tmp == NULL || tmp[0] != '/')
+		tmp = "/tmp";
+	n = snprintf(dir, sizeof(dir), "%s/loka-bench-XXXXXX", tmp);
+	if (producers < 1 || workers < 1 || seconds <= 0 || n < 0 ||
+	    (size_t)n >= sizeof(dir) || mkdtemp(dir) == NULL)
 		return 2;
 	if (url == NULL) {
 		snprintf(dburl, sizeof(dburl), "sqlite://%s/bench.db", dir);
@@ -195,5 +216,7 @@ main(int argc, char **argv)
 	cfg_free(c);
 	free(p);
 	free(th);
+	/* The database and the journal go with the run. */
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }

@@ -19,6 +19,12 @@ packages=(
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
 )
+# The arm64 stage of scripts/test.sh, on an amd64 machine (CI's): a cross
+# compiler and C library, and an emulator for the unit tests.
+# scripts/arm64-sysroot.sh fetches the arm64 libraries it links.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -3,7 +3,11 @@
 #   1. gcc, warnings as errors: every test;
 #   2. clang, ThreadSanitizer: the unit tests and the end-to-end tests of
 #      the threaded paths (worker threads, store thread, API thread);
-#   3. clang, warnings as errors, ASan + UBSan: every test again, plus a
+#   3. gcc cross build for arm64 (aarch64-linux-gnu), warnings as errors:
+#      the unit tests under qemu-aarch64-static, against Debian's arm64
+#      libraries (scripts/arm64-sysroot.sh, cached in build/arm64-sysroot);
+#      the PostgreSQL halves skip there (amd64 machines only);
+#   4. clang, warnings as errors, ASan + UBSan: every test again, plus a
 #      short libFuzzer run of every fuzz target.
 # The last lines printed are ctest's summary of the sanitizer run.
 set -euo pipefail
@@ -27,14 +31,14 @@ if [ -z "${LOKA_TEST_PG_URL:-}" ]; then
 fi
 export LOKA_TEST_PG_URL
 
-echo "== build 1/3: gcc -Werror"
+echo "== build 1/4: gcc -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DLOKA_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc --output-on-failure -j "$jobs"
 # The TOML conformance counts, for the record (the test above asserts them).
 build/gcc/toml-conformance ../shared/toml-test | tail -n 1 || true
 
-echo "== build 2/3: clang -Werror, ThreadSanitizer"
+echo "== build 2/4: clang -Werror, ThreadSanitizer"
 cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
   -DLOKA_TSAN=ON >/dev/null
 cmake --build build/tsan -j "$jobs"
@@ -42,7 +46,21 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" \
   -R '^(unit_|e2e_(api|proxy|store|journal)$)'
 
-echo "== build 3/3: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
+echo "== build 3/4: gcc arm64 cross build -Werror, unit tests under qemu"
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  bash scripts/arm64-sysroot.sh
+  cmake -S . -B build/arm64 \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+    -DLOKA_WERROR=ON >/dev/null
+  cmake --build build/arm64 -j "$jobs"
+  # Without the PostgreSQL test cluster: its tests skip themselves.
+  env -u LOKA_TEST_PG_URL -u LOKA_TEST_PG_DIR \
+    ctest --test-dir build/arm64 --output-on-failure -j "$jobs" -L unit
+else
+  echo "not an amd64 machine: skipped (the builds above are native)"
+fi
+
+echo "== build 4/4: clang -Werror, ASan + UBSan, fuzz smoke ${fuzz_seconds}s"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
   -DLOKA_SANITIZE=ON -DLOKA_FUZZ=ON -DLOKA_FUZZ_SECONDS="$fuzz_seconds" >/dev/null
 cmake --build build/asan -j "$jobs"

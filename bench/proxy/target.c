@@ -235,7 +235,8 @@ target_start(struct target *t, enum target_kind kind,
     const struct target_opts *o, uint16_t pool_port, unsigned max_conns)
 {
 	char cfg[512];
-	int port, status;
+	const char *tmp;
+	int port, status, n;
 
 	memset(t, 0, sizeof(t[0]));
 	t->kind = kind;
@@ -244,8 +245,17 @@ target_start(struct target *t, enum target_kind kind,
 		t->port = pool_port;
 		return 0;
 	}
-	snprintf(t->dir, sizeof(t->dir), "/tmp/loka-bench-%s.XXXXXX",
+	/* $TMPDIR when set: bench/compare.sh keeps everything in its own. */
+	tmp = getenv("TMPDIR");
+	if (tmp == NULL || tmp[0] != '/')
+		tmp = "/tmp";
+	n = snprintf(t->dir, sizeof(t->dir), "%s/loka-bench-%s.XXXXXX", tmp,
 	    target_names[kind]);
+	if (n < 0 || (size_t)n >= sizeof(t->dir)) {
+		fprintf(stderr, "loka-bench-proxy: TMPDIR too long\n");
+		t->dir[0] = '\0';
+		return -1;
+	}
 	if (mkdtemp(t->dir) == NULL) {
 		perror("loka-bench-proxy: mkdtemp");
 		return -1;

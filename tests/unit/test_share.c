@@ -5,7 +5,10 @@
  * three-transaction job and difficulty targets computed independently with
  * Python (hashlib, fractions.Fraction for exact floor(diff1 / diff)). Hashes
  * and targets written as big-endian "display" hex are reversed into the
- * little-endian order share.c uses by be_hex().
+ * little-endian order share.c uses by be_hex(). Header and hash bytes are
+ * also checked one by one, and every function that takes a byte array is
+ * run at each offset 0..7 of a buffer: the arm64 stage of scripts/test.sh
+ * runs these on another architecture.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,6 +62,12 @@
 #define BLOCK1_HASH \
 	"00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048"
 #define BLOCK1_DIFF	1.9452038562555845
+/* Block 1's 80-byte header as the network has it (version, prevhash,
+ * merkle root, time, bits, nonce; integers little-endian). */
+#define BLOCK1_HEADER \
+	"010000006fe28c0ab6f1b372c1a6a246ae63f74f931e8365e15a089c68d6190000" \
+	"000000982051fd1e4ba744bbbe680e1fee14677ba1a3c3540bf7b1cdb606e85723" \
+	"3e0e61bc6649ffff001d01e36299"
 
 /*
  * Synthetic job with three transactions (coinbase, t1, t2). The expected
@@ -312,6 +321,136 @@ test_block1_job(void **state)
 	    BLOCK1_NONCE, NULL, 0, &r), 0);
 	assert_memory_not_equal(r.hash, want, 32);
 	assert_false(r.is_block);
+}
+
+/*
+ * Block 1 byte by byte: the header share_check() builds is the network's,
+ * each integer field little-endian whatever the host's order, and the
+ * hash comes out in digest order (display order reversed).
+ */
+static void
+test_block1_header_bytes(void **state)
+{
+	struct share_job j;
+	struct share_result r;
+	uint8_t en1[4], want[80];
+
+	(void)state;
+	init_block1(&j);
+	raw_hex(BLOCK1_EN1, en1, 4);
+	assert_int_equal(share_check(&j, en1, 4, 4, BLOCK1_EN2, BLOCK1_NTIME,
+	    BLOCK1_NONCE, NULL, 0, &r), 0);
+	raw_hex(BLOCK1_HEADER, want, 80);
+	assert_memory_equal(r.header, want, 80);
+
+	/* The submit's big-endian hex fields become host integers... */
+	assert_int_equal(r.version, 1);
+	assert_int_equal(r.ntime, 0x4966bc61u);
+	assert_int_equal(r.nonce, 0x9962e301u);
+	/* ...and little-endian bytes in the header. */
+	assert_memory_equal(r.header, "\x01\x00\x00\x00", 4);
+	assert_memory_equal(r.header + 4, "\x6f\xe2\x8c\x0a", 4);
+	assert_memory_equal(r.header + 32, "\x00\x00\x00\x00", 4);
+	assert_memory_equal(r.header + 36, "\x98\x20\x51\xfd", 4);
+	assert_memory_equal(r.header + 64, "\x57\x23\x3e\x0e", 4);
+	assert_memory_equal(r.header + 68, "\x61\xbc\x66\x49", 4);
+	assert_memory_equal(r.header + 72, "\xff\xff\x00\x1d", 4);
+	assert_memory_equal(r.header + 76, "\x01\xe3\x62\x99", 4);
+	/* Digest order: the display hash 00000000839a...6048 reversed. */
+	assert_memory_equal(r.hash, "\x48\x60\xeb\x18", 4);
+	assert_memory_equal(r.hash + 28, "\x00\x00\x00\x00", 4);
+	assert_int_equal(r.hash[27], 0x83);
+
+	/* The hash of the fixed header bytes, without a job, is the same. */
+	assert_int_equal(share_sha256d(want, 80, want), 0);
+	assert_memory_equal(want, r.hash, 32);
+
+	/* A rolled version is written little-endian too. */
+	init_m3(&j);
+	raw_hex(M3_EN1, en1, 4);
+	assert_int_equal(share_check(&j, en1, 4, 4, M3_EN2, M3_NTIME, M3_NONCE,
+	    "00402000", 0x1fffe000, &r), 0);
+	assert_memory_equal(r.header, "\x00\x20\x40\x20", 4);
+	assert_memory_equal(r.header + 76, "\xef\xbe\xad\xde", 4);
+}
+
+/*
+ * Hashes and targets compare as little-endian 256-bit integers: byte 31
+ * first. A compare from byte 0 (memcmp) would judge both of these wrong.
+ */
+static void
+test_target_compare_order(void **state)
+{
+	uint8_t h[32], t[32];
+
+	(void)state;
+	assert_int_equal(share_target_from_nbits(0x1d00ffff, t), 0);
+	/* diff1: 0xffff at bytes 26 and 27, zeros elsewhere. */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(t[i], i == 26 || i == 27 ? 0xff : 0);
+
+	/* Below the target although its low bytes are all larger. */
+	memset(h, 0xff, 32);
+	h[27] = 0xfe;
+	memset(h + 28, 0, 4);
+	assert_true(share_is_block(h, 0x1d00ffff));
+	assert_true(share_meets_difficulty(h, 1.0));
+	assert_true(share_hash_difficulty(h) > 1.0);
+
+	/* Above it although its low bytes are all smaller. */
+	memset(h, 0, 32);
+	h[28] = 0x01;
+	assert_false(share_is_block(h, 0x1d00ffff));
+	assert_false(share_meets_difficulty(h, 1.0));
+	assert_true(share_hash_difficulty(h) < 1.0);
+}
+
+/*
+ * Nothing in share.c may assume aligned buffers: the miner's bytes, the
+ * header and the hashes are byte arrays, here at every offset 0..7 of a
+ * larger buffer (a build that read them as wider words would fault or
+ * differ on a strict-alignment machine).
+ */
+static void
+test_unaligned_buffers(void **state)
+{
+	struct share_job j;
+	uint8_t header[80 + 8], hash[32 + 8], target[32 + 8], want[80];
+	uint8_t en[4 + 4 + 8], block1[32], m3[80];
+	double d;
+
+	(void)state;
+	raw_hex(BLOCK1_HEADER, want, 80);
+	be_hex(BLOCK1_HASH, block1);
+	d = share_hash_difficulty(block1);
+	raw_hex(M3_HEADER, m3, 80);
+	init_m3(&j);
+	for (size_t off = 0; off < 8; off++) {
+		memset(header, 0x5a, sizeof(header));
+		memcpy(header + off, want, 80);
+		assert_int_equal(share_sha256d(header + off, 80, hash + off),
+		    0);
+		assert_memory_equal(hash + off, block1, 32);
+		assert_true(share_hash_difficulty(hash + off) == d);
+		assert_true(share_is_block(hash + off, 0x1d00ffff));
+		assert_true(share_meets_difficulty(hash + off, 1.0));
+		assert_false(share_meets_difficulty(hash + off, 2.0));
+
+		assert_int_equal(share_target_from_nbits(0x1d00ffff,
+		    target + off), 0);
+		assert_int_equal(target[off + 26], 0xff);
+		assert_int_equal(target[off + 28], 0);
+		assert_int_equal(share_target_from_difficulty(1.0,
+		    target + off), 0);
+		assert_int_equal(target[off + 27], 0xff);
+
+		assert_int_equal(share_hex_decode(M3_EN1 M3_EN2, 16, en + off,
+		    8), 8);
+		assert_int_equal(share_build_header(&j, en + off, 4,
+		    en + off + 4, 4, 0x65a0b1c2, 0xdeadbeef, 0x20000000,
+		    header + off), 0);
+		assert_memory_equal(header + off, m3, 80);
+	}
 }
 
 static void
@@ -770,6 +909,9 @@ main(void)
 		cmocka_unit_test(test_genesis_raw_header),
 		cmocka_unit_test(test_genesis_job),
 		cmocka_unit_test(test_block1_job),
+		cmocka_unit_test(test_block1_header_bytes),
+		cmocka_unit_test(test_target_compare_order),
+		cmocka_unit_test(test_unaligned_buffers),
 		cmocka_unit_test(test_merkle_three_tx),
 		cmocka_unit_test(test_version_rolling),
 		cmocka_unit_test(test_hash_difficulty),
