@@ -29,6 +29,7 @@ static const char usage[] =
     "                       share day D's reward among the workers\n"
     "  distributions --pool NAME --date D [--json]\n"
     "                       print day D's shares\n"
+    "  status               a running instance at a glance (its API)\n"
     "  version              print the version\n"
     "\n"
     "`loka-stratum <command> --help` tells more about a command.\n"
@@ -65,6 +66,8 @@ main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (strcmp(cmd, "database") == 0)
 		return cmd_database(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "journal") == 0)
 		return cmd_journal(argc - 1, argv + 1);
 	if (strcmp(cmd, "earnings") == 0)

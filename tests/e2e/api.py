@@ -11,12 +11,14 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+import loka_e2e as e  # noqa: E402
 from loka_e2e import Client, Loka, Pool, check, done, minersim  # noqa
 
 TOKEN = "s3cret-api-token-for-tests"
@@ -306,6 +308,28 @@ for q, key in (("range=2h", "range"), ("step=61", "step"),
     st, _, body = http(loka, "GET", "/api/v1/hashrate?" + q)
     check(st == 400 and key in (body or {}).get("error", ""),
           "/hashrate?%s: 400 naming %s" % (q, key), (st, body))
+
+# --- loka-stratum status ----------------------------------------------------
+url = "http://127.0.0.1:%d" % loka.metrics_port
+out = subprocess.run([e.LOKA, "status", "--url", url], capture_output=True,
+                     text=True, timeout=20)
+check(out.returncode == 0 and "miners:    1 connected (limit 1000)" in
+      out.stdout and "cli: up, breaker closed" in out.stdout and
+      "database:  up" in out.stdout and
+      "%d accepted" % ps["accepted"] in out.stdout,
+      "status: one screen from the API", out.stdout + out.stderr)
+out = subprocess.run([e.LOKA, "status", "--url", url, "--json"],
+                     capture_output=True, text=True, timeout=20)
+j = json.loads(out.stdout) if out.returncode == 0 else {}
+check(j.get("status", {}).get("shares", {}).get("accepted") ==
+      ps["accepted"] and j.get("pools", [{}])[0].get("name") == "cli",
+      "status --json: the API's answers", out.stdout[-300:])
+out = subprocess.run([e.LOKA, "status", "--url", "http://127.0.0.1:%d" %
+                      e.free_port()], capture_output=True, text=True,
+                     timeout=20)
+check(out.returncode == 1 and "cannot reach" in out.stderr,
+      "status: an instance that cannot be reached exits 1, saying so",
+      (out.returncode, out.stderr))
 
 # --- HTTP details --------------------------------------------------------
 st, _, body = http(loka, "GET", "/api/v1/nothing")
