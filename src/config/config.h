@@ -143,6 +143,10 @@ struct cfg_monitoring {
 	double cpu_threshold;
 	double memory_threshold;
 	double error_rate_threshold;
+	int64_t worker_offline_after_ms;
+	int64_t worker_slow_window_ms;
+	double worker_slow_fraction;
+	int64_t worker_check_interval_ms;
 };
 
 struct cfg {

@@ -330,6 +330,22 @@ static const struct cfg_key monitoring_keys[] = {
 	{ "error_rate_threshold", CFG_T_DOUBLE, MON(error_rate_threshold), 0,
 	    0, 0, 0, 100, "10", NULL,
 	    "Rejected shares (percent) reported as unhealthy." },
+	{ "worker_offline_after", CFG_T_DURATION,
+	    MON(worker_offline_after_ms), 0, SECONDS(10), SECONDS(7 * 86400),
+	    0, 0, "10m", NULL,
+	    "A worker with no accepted share for this long is offline." },
+	{ "worker_slow_window", CFG_T_DURATION, MON(worker_slow_window_ms), 0,
+	    SECONDS(120), SECONDS(86400), 0, 0, "15m", NULL,
+	    "A worker's recent hashrate is measured over this window (whole "
+	    "minutes)." },
+	{ "worker_slow_fraction", CFG_T_DOUBLE, MON(worker_slow_fraction), 0,
+	    0, 0, 0, 1, "0.5", NULL,
+	    "A worker whose recent hashrate is below this fraction of its own "
+	    "24-hour average is slow (0: never)." },
+	{ "worker_check_interval", CFG_T_DURATION,
+	    MON(worker_check_interval_ms), 0, SECONDS(1), SECONDS(3600), 0, 0,
+	    "1m", NULL,
+	    "How often worker states are recomputed from the books." },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))

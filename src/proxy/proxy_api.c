@@ -5,7 +5,9 @@
  *   GET    /api/v1/pools               each pool: state, shares, hashrate
  *   GET    /api/v1/workers             workers seen since start, merged
  *                                      over the threads; page, per_page,
- *                                      sort, order, name, pool
+ *                                      sort, order, name, pool; or with
+ *                                      state (online, slow, offline, all)
+ *                                      every worker of the books by state
  *   GET    /api/v1/miners/{name}       one miner account: its workers and
  *                                      its recent distributions
  *   GET    /api/v1/sessions            connected miners; page, per_page,
@@ -49,6 +51,7 @@
 #include "store/history.h"
 #include "store/settle.h"
 #include "store/store.h"
+#include "store/watch.h"
 #include "util/log.h"
 #include "util/now.h"
 #include "util/xmalloc.h"
@@ -572,6 +575,47 @@ live_workers(struct proxy *p, const char *name, const char *miner,
 	return keep;
 }
 
+/* GET /api/v1/workers?state=...: workers by state, from the books
+ * (store/watch.h): offline first, then slow, the longest first. */
+static int
+route_worker_states(struct proxy *p, const char *state, long page,
+    long per_page, json_t **out)
+{
+	int want = strcmp(state, "all") == 0 ? -1 : watch_state_parse(state);
+	struct watch *w = store_watch(p->store);
+	uint64_t counts[WORKER_STATE_MAX];
+	struct watch_worker *l;
+	json_t *rows = json_array();
+	size_t n, first = (size_t)(page - 1) * (size_t)per_page;
+
+	if (want < 0 && strcmp(state, "all") != 0) {
+		json_decref(rows);
+		return bad_param(out, "state", "online, slow, offline or all");
+	}
+	if (!watch_counts(w, counts)) {
+		json_decref(rows);
+		*out = api_error("worker states are not known yet (the first "
+		    "look at the books comes once the database is up)");
+		return 503;
+	}
+	l = watch_list(w, want, &n);
+	for (size_t i = first; i < n && i < first + (size_t)per_page; i++)
+		json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s,s:I,"
+		    "s:I,s:f,s:f}", "pool", l[i].pool, "miner", l[i].miner,
+		    "worker", l[i].worker, "state",
+		    watch_state_name(l[i].state), "since",
+		    (json_int_t)l[i].since, "last_share",
+		    (json_int_t)l[i].last_accepted, "hashrate", l[i].hashrate,
+		    "hashrate_24h", l[i].hashrate_24h));
+	free(l);
+	*out = json_pack("{s:I,s:i,s:i,s:{s:I,s:I,s:I},s:o}", "total",
+	    (json_int_t)n, "page", (int)page, "per_page", (int)per_page,
+	    "counts", "online", (json_int_t)counts[WORKER_ONLINE], "slow",
+	    (json_int_t)counts[WORKER_SLOW], "offline",
+	    (json_int_t)counts[WORKER_OFFLINE], "workers", rows);
+	return 200;
+}
+
 static int
 route_workers(struct proxy *p, const struct api_request *req, json_t **out)
 {
@@ -586,6 +630,9 @@ route_workers(struct proxy *p, const struct api_request *req, json_t **out)
 	if (query_int(req, "per_page", API_PER_PAGE_DEFAULT,
 	    API_PER_PAGE_MAX, &per_page) != 0)
 		return bad_param(out, "per_page", "an integer from 1 to 1000");
+	if (api_query(req, "state") != NULL)
+		return route_worker_states(p, api_query(req, "state"), page,
+		    per_page, out);
 	if (sort != NULL) {
 		int k;
 

@@ -17,6 +17,7 @@
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "store/store.h"
+#include "store/watch.h"
 #include "util/now.h"
 #include "util/xmalloc.h"
 
@@ -386,6 +387,20 @@ STORE_FAMILY(c_store_errors, db_errors)
 STORE_FAMILY(c_store_journal_errors, journal_errors)
 
 static void
+c_workers(struct metrics_sink *sink, void *arg)
+{
+	uint64_t counts[WORKER_STATE_MAX];
+
+	if (!watch_counts(store_watch(((struct proxy *)arg)->store), counts))
+		return; /* not known yet: no series rather than zeros */
+	for (int i = 0; i < WORKER_STATE_MAX; i++) {
+		const char *v[1] = { watch_state_name((enum worker_state)i) };
+
+		metrics_sink_value(sink, v, (double)counts[i]);
+	}
+}
+
+static void
 c_store_flag(struct metrics_sink *sink, void *arg, size_t off)
 {
 	const struct store_stats *st = store_stats(((struct proxy *)arg)->store);
@@ -513,6 +528,7 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 	static const char *const pool_event[] = { "pool", "event", NULL };
 	static const char *const dir_method[] = { "direction", "method", NULL };
 	static const char *const category[] = { "category", NULL };
+	static const char *const state[] = { "state", NULL };
 	static const char *const worker_result[] = { "pool", "worker",
 	    "result", NULL };
 	static const char *const pool_worker[] = { "pool", "worker", NULL };
@@ -606,6 +622,10 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		    "1 while the journal takes every share event; 0 while it "
 		    "cannot (disk full, spool_max_bytes): events wait in "
 		    "memory.", NULL, c_store_journal_ok },
+		{ METRICS_GAUGE, "loka_workers",
+		    "Workers of the books by state (online, slow, offline), "
+		    "recomputed every [monitoring] worker_check_interval.",
+		    state, c_workers },
 		{ METRICS_COUNTER, "loka_store_journal_errors_total",
 		    "Journal appends and syncs that failed.", NULL,
 		    c_store_journal_errors },

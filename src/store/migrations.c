@@ -151,7 +151,8 @@ static const char m2_postgres[] = M2("md5(random()::text || "
  * Migration 3: rollups for history (the hashrate API and charts): per pool
  * and minute, per worker and hour, kept by the store with the per-minute
  * buckets, so that a farm over 30 days reads ~43,000 rows per pool, not
- * one row per worker and minute. Filled from what the books hold.
+ * one row per worker and minute; and each worker's last accepted share
+ * (workers that stopped). Filled from what the books hold.
  */
 #define M3(REAL, SUMS) \
     "CREATE TABLE pool_minutes (\n" \
@@ -173,6 +174,11 @@ static const char m2_postgres[] = M2("md5(random()::text || "
     "	PRIMARY KEY (worker_id, hour)\n" \
     ");\n" \
     "CREATE INDEX worker_hours_hour ON worker_hours (hour);\n" \
+    "ALTER TABLE workers ADD COLUMN last_accepted BIGINT NOT NULL " \
+    "DEFAULT 0;\n" \
+    "UPDATE workers SET last_accepted = COALESCE((SELECT MAX(s.minute) " \
+    "FROM submissions s WHERE s.worker_id = workers.id AND s.accepted > " \
+    "0), 0);\n" \
     "INSERT INTO pool_minutes (pool_id, minute, accepted, " \
     "accepted_difficulty, rejected, rejected_difficulty) SELECT " \
     "w.pool_id, s.minute, " SUMS " FROM submissions s JOIN workers w ON " \

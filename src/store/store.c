@@ -39,6 +39,7 @@
 #include "proxy/accounting.h"
 #include "store/db.h"
 #include "store/journal.h"
+#include "store/watch.h"
 #include "util/log.h"
 #include "util/now.h"
 #include "util/xmalloc.h"
@@ -93,6 +94,7 @@ struct agg {
 	char *pool, *user, *worker;
 	int64_t minute;
 	int64_t last_ts;
+	int64_t last_accepted_ts; /* of an accepted share, 0: none */
 	uint64_t accepted;
 	double accepted_diff;
 	uint64_t rejected[ACCT_REJ_MAX];
@@ -171,6 +173,9 @@ struct store {
 
 	pthread_mutex_t reason_lock;
 	char reason[2048];               /* under reason_lock */
+
+	struct watch *watch;            /* worker states, from the books */
+	int64_t last_watch_ms;
 };
 
 static uint64_t
@@ -410,6 +415,8 @@ batch_add(struct store *s, const struct event *e)
 	if (e->accepted) {
 		a->accepted++;
 		a->accepted_diff += e->diff;
+		if (e->ts_ms / 1000 > a->last_accepted_ts)
+			a->last_accepted_ts = e->ts_ms / 1000;
 	} else {
 		a->rejected[e->reason]++;
 		a->rejected_diff += e->diff;
@@ -595,6 +602,16 @@ write_rollups(struct store *s, const struct agg *a, int64_t wid, char *err,
 	const char *p[6];
 	size_t i;
 
+	if (a->last_accepted_ts > 0) {
+		char ts[24], id[24];
+
+		snprintf(ts, sizeof(ts), "%" PRId64, a->last_accepted_ts);
+		snprintf(id, sizeof(id), "%" PRId64, wid);
+		if (db_exec(s->db, "UPDATE workers SET last_accepted = ? WHERE "
+		    "id = ? AND last_accepted < ?", (const char *[]){ ts, id,
+		    ts }, 3, NULL, NULL, err, errlen) != 0)
+			return -1;
+	}
 	snprintf(v[0], 32, "%" PRId64, wid);
 	snprintf(v[1], 32, "%" PRId64, a->minute - a->minute % 3600);
 	snprintf(v[2], 32, "%" PRIu64, a->accepted);
@@ -1460,6 +1477,16 @@ store_main(void *arg)
 		}
 		if (s->live)
 			check_db(s, t);
+		if (s->live && t - s->last_watch_ms >=
+		    s->cfg->monitoring.worker_check_interval_ms) {
+			char err[512];
+
+			s->last_watch_ms = t;
+			if (watch_update(s->watch, s->db, (int64_t)time(NULL),
+			    err, sizeof(err)) != 0)
+				log_warnx("workers", "worker states not updated: "
+				    "%s", err);
+		}
 		if (!s->live && s->db == NULL &&
 		    t - s->last_retry_ms >= STORE_RETRY_MS)
 			try_connect(s);
@@ -1548,6 +1575,15 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 		return NULL;
 	}
 	pthread_mutex_init(&s->reason_lock, NULL);
+	{
+		struct watch_cfg wc = {
+			c->monitoring.worker_offline_after_ms / 1000,
+			c->monitoring.worker_slow_window_ms / 1000,
+			c->monitoring.worker_slow_fraction,
+		};
+
+		s->watch = watch_new(&wc);
+	}
 	snprintf(s->reason, sizeof(s->reason), "not connected yet");
 	s->seq = journal_last_seq(s->journal);
 	s->nrings = nproducers;
@@ -1628,6 +1664,7 @@ store_free(struct store *s)
 	free(s->wids);
 	free(s->instance);
 	pthread_mutex_destroy(&s->reason_lock);
+	watch_free(s->watch);
 	free(s);
 }
 
@@ -1649,6 +1686,12 @@ store_db_reason(struct store *s, char *out, size_t outlen)
 	pthread_mutex_lock(&s->reason_lock);
 	snprintf(out, outlen, "%s", s->reason);
 	pthread_mutex_unlock(&s->reason_lock);
+}
+
+struct watch *
+store_watch(struct store *s)
+{
+	return s->watch;
 }
 
 const char *

@@ -93,6 +93,9 @@ int store_post_seen(struct store_ring *r, const char *pool, const char *user,
 const struct store_stats *store_stats(const struct store *s);
 /* Why the database is down or refused ("" while it is up). Any thread. */
 void store_db_reason(struct store *s, char *out, size_t outlen);
+/* Worker states from the books (watch.h), updated by the store thread. */
+struct watch;
+struct watch *store_watch(struct store *s);
 /* The journal's directory. */
 const char *store_journal_dir(const struct store *s);
 
