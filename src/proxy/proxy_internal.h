@@ -85,7 +85,10 @@ struct proxy_pool_stats {
 	_Atomic uint64_t connects;
 	_Atomic uint64_t failures;
 	_Atomic uint64_t reconnects;
-	_Atomic int64_t ready;          /* upstream connections open now */
+	_Atomic uint64_t handshake_timeouts; /* of those failures */
+	_Atomic uint64_t protocol_errors;    /* of those failures */
+	_Atomic int64_t ready;          /* upstream connections that
+	                                 * completed their handshake */
 };
 
 #define STAT_INC(t, f) atomic_fetch_add_explicit(&(t)->stats.f, 1, \
@@ -131,8 +134,9 @@ enum session_state {
 enum upstream_state {
 	UP_NONE = 0,    /* no connection yet */
 	UP_CONNECTING,  /* TCP connect (and DNS) in progress */
-	UP_READY,       /* connected; requests flow */
-	UP_BACKOFF,     /* lost; waiting to reconnect */
+	UP_READY,       /* connected; requests flow (the handshake may still
+	                 * be under way: see session.up_established) */
+	UP_BACKOFF,     /* lost; waiting to reconnect (or for a pool) */
 	UP_STATE_MAX
 };
 
@@ -155,6 +159,9 @@ struct pending {
 	int worker;          /* index into session workers, or -1 */
 	double diff;         /* difficulty in force for a submit's job */
 	int64_t sent_us;     /* monotonic, when sent: submit round trip */
+	bool resend;         /* the miner's handshake request, unanswered by
+	                      * a pool that failed: sent again on the next
+	                      * connection */
 };
 
 /* A worker the miner authorized on this session. */
@@ -212,9 +219,18 @@ struct session {
 	bool pinned;             /* chosen by HTTP CONNECT: no failover */
 	struct bufferevent *up;
 	enum upstream_state up_state;
-	struct event *up_timer;  /* reconnect backoff */
+	struct event *up_timer;  /* reconnect backoff; handshake deadline */
 	uint32_t next_up_id;
-	int up_attempts;         /* since the last good connection */
+	bool up_got_subscribe;   /* answers on this connection ... */
+	bool up_got_authorize;
+	bool up_established;     /* ... both: the handshake is complete */
+	bool ever_established;   /* some connection of this session was */
+	bool up_avoid;           /* the last pool failed us: another first */
+	int64_t up_established_ms; /* monotonic */
+	int up_short_lived;      /* connections in a row that failed soon
+	                          * after their handshake */
+	int64_t outage_ms;       /* monotonic: since when no pool serves
+	                          * the session; 0: one does */
 	struct evbuffer *backlog; /* miner lines waiting for the upstream */
 	size_t backlog_lines;
 
@@ -353,6 +369,12 @@ int passthrough_miner_line(struct session *s, char *line, size_t len);
 void passthrough_connect(struct session *s);
 /* Close the upstream connection; answer what it left pending. */
 void passthrough_release(struct session *s);
+/* The session is closing: answer (error 20) the requests still waiting
+ * for a pool, and book the submits among them as rejected "other". */
+void passthrough_give_up(struct session *s);
+/* Is the session waiting for a pool (not for its miner)? Then the
+ * miner's connection_timeout does not apply. */
+bool passthrough_waiting_for_pool(const struct session *s);
 /* Free everything passthrough keeps in the session (on session drop). */
 void passthrough_free(struct session *s);
 
