@@ -1501,7 +1501,7 @@ up_establish(struct session *s)
 
 	s->up_established = true;
 	s->up_established_ms = now;
-	evtimer_del(s->up_timer);
+	evtimer_del(up_timer_get(s));
 	router_success(s->t->proxy->router, s->pool, now);
 	atomic_fetch_add_explicit(&s->t->pools[s->pool].ready, 1,
 	    memory_order_relaxed);
@@ -1546,7 +1546,7 @@ up_handshake_answer(struct session *s, enum pend_kind kind, int worker,
 	}
 	/* Nothing more is asked of the pool: the miner's turn. */
 	if (!up_handshake_pending(s, false))
-		evtimer_del(s->up_timer);
+		evtimer_del(up_timer_get(s));
 }
 
 static void
