@@ -10,29 +10,22 @@
  * drops reconnects it, replays configure/subscribe/authorize and tells the
  * miner about a new extranonce (or closes it so it reconnects).
  *
- * Pool failures: a connection counts as good only once the pool answered
- * subscribe and authorize (the handshake), within handshake_timeout. A
- * refused or timed-out connect, an unanswered handshake, a close during
- * it (or soon after) and a protocol violation (oversize or unparsable
- * line) are failures: counted by the router's breaker, backed off, and,
- * for a session still in its handshake (or after a broken pool), moved to
- * the next pool with the miner's unanswered handshake requests sent again
- * there. While no pool serves it, a session is held (its submits wait in
- * the backlog) up to pool_outage_hold; when it gives up, every request
- * still waiting is answered with error 20 and its submits booked as
- * rejected "other".
+ * The connection itself (connect, handshake deadline, failures, backoff,
+ * holding a session through an outage) is upstream.c's. Here: what a
+ * failed pool leaves behind. The miner's unanswered handshake requests
+ * are kept and sent again on the next connection (another pool, often);
+ * other pending requests are answered with error 20. While no pool
+ * serves the session its requests wait in the backlog; when it gives up,
+ * each is answered with error 20 and its submits booked as rejected
+ * "other".
  *
  * Threading: everything here runs on the session's worker thread.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +33,6 @@
 
 #include "config/config.h"
 #include "metrics/registry.h"
-#include "net/sockopt.h"
-#include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "stratum/identity.h"
@@ -54,40 +45,10 @@
 /* Pool lines can carry long merkle branches; still, bounded. */
 #define UP_LINE_MAX (256 * 1024)
 #define UP_LINES_PER_WAKEUP 256
-/* A connection that ends this soon after its handshake is a failure too
- * (a pool that answers, then drops or misbehaves). */
-#define UP_STABLE_MS 10000
-/* After a failure, a session retries at the router's backoff, but at
- * least this often: while a breaker is open only the router's trial goes
- * out, so the others just ask again. */
-#define UP_RETRY_MAX_MS 1000
-/* While the router lets no connection through, ask it again this often
- * (a lock, no traffic): a returning pool is used within a blink. */
-#define UP_POLL_MS 250
 /* Malformed lines a miner may send before it is closed. */
 #define MINER_BAD_LINES_MAX 16
 /* client.reconnect waits at most this long. */
 #define UP_RECONNECT_WAIT_MAX_S 60
-
-/* How an upstream connection failed (for the counters and the choice of
- * the next pool). */
-enum up_fail_kind {
-	UP_FAIL_CONNECT = 0, /* refused, unreachable, timed out, TLS */
-	UP_FAIL_CLOSED,      /* closed during (or soon after) the handshake */
-	UP_FAIL_HANDSHAKE,   /* subscribe or authorize not answered in time */
-	UP_FAIL_PROTOCOL,    /* an oversize or unparsable line */
-	UP_FAIL_MAX
-};
-
-static void up_on_read(struct bufferevent *bev, void *arg);
-static void up_on_event(struct bufferevent *bev, short what, void *arg);
-static void up_schedule_reconnect(struct session *s, int64_t delay_ms);
-static void up_handshake_arm(struct session *s);
-static void up_release(struct session *s, bool carry);
-static void up_handshake_answer(struct session *s, enum pend_kind kind,
-    int worker, bool ok);
-static void up_fail(struct session *s, int kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 static const struct cfg_pool *
 session_pool(const struct session *s)
@@ -265,7 +226,7 @@ up_send(struct session *s, struct pending *p, const char *method,
 	json_decref(id);
 	STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(method));
 	if (pend_is_handshake(p->kind))
-		up_handshake_arm(s);
+		upstream_handshake_arm(s);
 }
 
 /*
@@ -680,7 +641,7 @@ miner_request(struct session *s, struct msg *m, const char *line, size_t len)
 		    "Method not found");
 	}
 	if (s->up == NULL && s->up_state == UP_NONE) {
-		passthrough_connect(s);
+		upstream_connect(s);
 		if (s->state == SESSION_CLOSING)
 			return -1;
 	}
@@ -989,8 +950,8 @@ up_response(struct session *s, struct msg *m)
 	json_decref(p.miner_id);
 	if (s->state != SESSION_CLOSING && s->up != NULL &&
 	    pend_is_handshake(p.kind))
-		up_handshake_answer(s, p.kind, p.worker, m->error == NULL &&
-		    !json_is_null(m->result));
+		upstream_handshake_answer(s, p.kind, p.worker,
+		    m->error == NULL && !json_is_null(m->result));
 }
 
 /* ---- pool requests and notifications ---- */
@@ -1052,8 +1013,8 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 			wait = wait < 0 ? 0 : UP_RECONNECT_WAIT_MAX_S;
 		log_sinfo("stratum", s->id, "pool %s asked to reconnect; "
 		    "reconnecting in %.0fs", session_pool(s)->name, wait);
-		up_release(s, !s->ever_established);
-		up_schedule_reconnect(s, (int64_t)(wait * 1000));
+		upstream_release(s, !s->ever_established);
+		upstream_schedule(s, (int64_t)(wait * 1000));
 	} else if (strcmp(method, "client.show_message") == 0) {
 		const char *text = msg_param_str(m, 0);
 
@@ -1140,8 +1101,8 @@ up_fast_response(struct session *s, char *line, size_t len)
 	return true;
 }
 
-static void
-up_on_read(struct bufferevent *bev, void *arg)
+void
+passthrough_pool_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
@@ -1160,8 +1121,8 @@ up_on_read(struct bufferevent *bev, void *arg)
 			return;
 		if (rc < 0) {
 			STAT_INC(s->t, pool_bad_lines);
-			up_fail(s, UP_FAIL_PROTOCOL, "sent a line over %d bytes",
-			    UP_LINE_MAX);
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "sent a line "
+			    "over %d bytes", UP_LINE_MAX);
 			return;
 		}
 		if (len > 0 && (up_fast_notify(s, line, len) ||
@@ -1181,8 +1142,8 @@ up_on_read(struct bufferevent *bev, void *arg)
 			/* The stream cannot be trusted any more. */
 			STAT_INC(s->t, pool_bad_lines);
 			free(line);
-			up_fail(s, UP_FAIL_PROTOCOL, "sent an unparsable line "
-			    "(%s)", err);
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "sent an "
+			    "unparsable line (%s)", err);
 			return;
 		}
 		free(line);
@@ -1192,7 +1153,7 @@ up_on_read(struct bufferevent *bev, void *arg)
 		bufferevent_trigger(s->up, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* ---- the upstream connection ---- */
+/* ---- what a failed or lost pool leaves behind ---- */
 
 /* The worker a pending slot is for, or NULL. */
 static struct session_worker *
@@ -1203,8 +1164,8 @@ pend_worker(struct session *s, const struct pending *p)
 }
 
 /* Is a handshake request waiting for the pool's answer? */
-static bool
-up_handshake_pending(const struct session *s, bool carried)
+bool
+passthrough_handshake_pending(const struct session *s, bool carried)
 {
 	for (size_t i = 0; i < s->npend; i++)
 		if (s->pend[i].up_id != 0 &&
@@ -1220,8 +1181,8 @@ up_handshake_pending(const struct session *s, bool carried)
  * handshake requests (configure, subscribe, authorize) are kept instead,
  * to go to the next connection.
  */
-static void
-up_fail_pending(struct session *s, bool carry)
+void
+passthrough_fail_pending(struct session *s, bool carry)
 {
 	for (size_t i = 0; i < s->npend; i++) {
 		struct pending *p = &s->pend[i];
@@ -1278,7 +1239,8 @@ backlog_fail(struct session *s)
 	while (s->backlog != NULL && s->backlog_lines > 0 &&
 	    msg_read_line(s->backlog, UP_LINE_MAX, &line, &len) == 1) {
 		s->backlog_lines--;
-		if (len > 0 && msg_parse(line, len, &m, err, sizeof(err)) == 0) {
+		if (len > 0 &&
+		    msg_parse(line, len, &m, err, sizeof(err)) == 0) {
 			if (m.kind == MSG_REQUEST) {
 				if (strcmp(m.method, "mining.submit") == 0)
 					backlog_book_submit(s, &m);
@@ -1300,42 +1262,10 @@ backlog_fail(struct session *s)
 	s->backlog_lines = 0;
 }
 
-/* Close the upstream connection; answer (or, with carry, keep) what it
- * left pending. */
-static void
-up_release(struct session *s, bool carry)
-{
-	if (s->up_established) {
-		if (s->pool >= 0)
-			atomic_fetch_sub_explicit(&s->t->pools[s->pool].ready,
-			    1, memory_order_relaxed);
-		if (now_mono_ms() - s->up_established_ms >= UP_STABLE_MS)
-			s->up_short_lived = 0;
-		else
-			s->up_short_lived++;
-	}
-	if (s->up != NULL)
-		bufferevent_free(s->up);
-	s->up = NULL;
-	if (s->up_timer != NULL)
-		evtimer_del(s->up_timer);
-	up_fail_pending(s, carry);
-	s->up_state = UP_NONE;
-	s->up_established = false;
-	s->up_got_subscribe = false;
-	s->up_got_authorize = false;
-}
-
-void
-passthrough_release(struct session *s)
-{
-	up_release(s, false);
-}
-
 void
 passthrough_give_up(struct session *s)
 {
-	up_release(s, false);
+	upstream_release(s, false);
 	backlog_fail(s);
 }
 
@@ -1344,16 +1274,14 @@ passthrough_waiting_for_pool(const struct session *s)
 {
 	return s->outage_ms != 0 || s->up_state == UP_CONNECTING ||
 	    s->up_state == UP_BACKOFF || s->backlog_lines > 0 ||
-	    up_handshake_pending(s, true);
+	    passthrough_handshake_pending(s, true);
 }
 
 void
 passthrough_free(struct session *s)
 {
 	passthrough_give_up(s);
-	if (s->up_timer != NULL)
-		event_free(s->up_timer);
-	s->up_timer = NULL;
+	upstream_free(s);
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = 0;
@@ -1363,208 +1291,6 @@ passthrough_free(struct session *s)
 	s->subscribe_params = NULL;
 	free(s->extranonce1);
 	s->extranonce1 = NULL;
-}
-
-static void up_on_timer(evutil_socket_t fd, short what, void *arg);
-
-static struct event *
-up_timer_get(struct session *s)
-{
-	if (s->up_timer == NULL)
-		s->up_timer = evtimer_new(worker_base(s->t->worker),
-		    up_on_timer, s);
-	return s->up_timer;
-}
-
-static struct timeval
-up_tv(int64_t ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000),
-	    (suseconds_t)(ms % 1000) * 1000 };
-
-	return tv;
-}
-
-/* No pool serves the session from now (if none did already). */
-static void
-up_lost(struct session *s, int64_t now_ms)
-{
-	if (s->outage_ms == 0)
-		s->outage_ms = now_ms;
-}
-
-static void
-up_schedule_reconnect(struct session *s, int64_t delay_ms)
-{
-	int64_t hold = s->t->proxy->cfg->server.pool_outage_hold_ms;
-	int64_t now = now_mono_ms();
-	struct timeval tv;
-
-	if (s->state == SESSION_DRAINING) {
-		session_drain_check(s);
-		return;
-	}
-	if (s->state == SESSION_CLOSING)
-		return;
-	if (s->outage_ms != 0 && now - s->outage_ms >= hold) {
-		STAT_INC(s->t, no_pool);
-		log_sinfo("stratum", s->id, "%s: no pool for %llds "
-		    "(pool_outage_hold); closing so the miner's own failover "
-		    "acts", s->peer_str, (long long)((now - s->outage_ms) /
-		    1000));
-		session_close_after_flush(s, "no pool");
-		return;
-	}
-	/* Spread a whole farm's reconnects over time (±25%). */
-	delay_ms += (int64_t)(s->id * 7919 % 50) * delay_ms / 100 -
-	    delay_ms / 4;
-	if (s->outage_ms != 0 && delay_ms > hold - (now - s->outage_ms))
-		delay_ms = hold - (now - s->outage_ms);
-	tv = up_tv(delay_ms);
-	s->up_state = UP_BACKOFF;
-	evtimer_add(up_timer_get(s), &tv);
-}
-
-/* 100 ms doubling per step, at most 30 s. */
-static int64_t
-up_backoff(int steps)
-{
-	int64_t ms = 100;
-
-	for (int i = 1; i < steps && ms < 30000; i++)
-		ms *= 2;
-	return ms < 30000 ? ms : 30000;
-}
-
-/*
- * The connection failed (kind, why): count it, tell the router, warn
- * (at most once per pool per ROUTER_WARN_INTERVAL_MS), let it go and try
- * again: another pool first after a broken one or while the miner's
- * handshake is not through (nothing is lost by moving then); otherwise
- * the same pool, until its breaker opens.
- */
-static void
-up_fail(struct session *s, int kind, const char *fmt, ...)
-{
-	struct proxy *p = s->t->proxy;
-	int64_t now = now_mono_ms(), delay;
-	uint64_t suppressed;
-	char why[300], more[64] = "";
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	STAT_INC(s->t, upstream_failures);
-	POOL_INC(s->t, s->pool, failures);
-	if (kind == UP_FAIL_HANDSHAKE)
-		POOL_INC(s->t, s->pool, handshake_timeouts);
-	if (kind == UP_FAIL_PROTOCOL) {
-		POOL_INC(s->t, s->pool, protocol_errors);
-		router_violation(p->router, s->pool, now);
-	} else {
-		router_failure(p->router, s->pool, now);
-	}
-	s->up_avoid = !s->ever_established || kind == UP_FAIL_HANDSHAKE ||
-	    kind == UP_FAIL_PROTOCOL;
-	if (router_may_warn(p->router, s->pool, now, &suppressed)) {
-		if (suppressed > 0)
-			snprintf(more, sizeof(more), " (%" PRIu64 " more "
-			    "suppressed)", suppressed);
-		log_swarnx("stratum", s->id, "pool %s: %s; %s%s",
-		    session_pool(s)->name, why, s->up_avoid ?
-		    "trying another pool" : "reconnecting", more);
-	} else {
-		log_sdebug("stratum", s->id, "pool %s: %s",
-		    session_pool(s)->name, why);
-	}
-	up_release(s, !s->ever_established);
-	if (s->state == SESSION_CLOSING)
-		return;
-	delay = router_backoff_ms(p->router, s->pool);
-	if (delay > UP_RETRY_MAX_MS)
-		delay = UP_RETRY_MAX_MS;
-	/* A pool that keeps failing right after its handshakes resets the
-	 * router's count each time: this session backs off by itself. */
-	if (s->up_short_lived > 0 && up_backoff(s->up_short_lived) > delay)
-		delay = up_backoff(s->up_short_lived);
-	up_lost(s, now);
-	up_schedule_reconnect(s, delay);
-}
-
-/* The pool answered subscribe and authorize on this connection: a good
- * connection, for the breaker and the session. */
-static void
-up_establish(struct session *s)
-{
-	int64_t now = now_mono_ms();
-
-	s->up_established = true;
-	s->up_established_ms = now;
-	evtimer_del(up_timer_get(s));
-	router_success(s->t->proxy->router, s->pool, now);
-	atomic_fetch_add_explicit(&s->t->pools[s->pool].ready, 1,
-	    memory_order_relaxed);
-	if (s->outage_ms != 0)
-		log_sdebug("stratum", s->id, "pool %s serves the session "
-		    "again after %lld ms", session_pool(s)->name,
-		    (long long)(now - s->outage_ms));
-	s->outage_ms = 0;
-	s->ever_established = true;
-	s->up_avoid = false;
-}
-
-/* Start the pool's handshake deadline, unless it runs already. */
-static void
-up_handshake_arm(struct session *s)
-{
-	const struct cfg_pool *pool = session_pool(s);
-	struct timeval tv;
-
-	if (s->up_established || s->up == NULL || pool == NULL ||
-	    evtimer_pending(up_timer_get(s), NULL))
-		return;
-	tv = up_tv(pool->handshake_timeout_ms);
-	evtimer_add(s->up_timer, &tv);
-}
-
-/* The pool answered a handshake request (ok: without an error). */
-static void
-up_handshake_answer(struct session *s, enum pend_kind kind, int worker,
-    bool ok)
-{
-	if (s->up_established)
-		return;
-	if ((kind == PEND_SUBSCRIBE || kind == PEND_REPLAY_SUBSCRIBE) && ok)
-		s->up_got_subscribe = true;
-	/* Any answer: a refused worker is the miner's business. */
-	if (kind == PEND_AUTHORIZE || (kind == PEND_REPLAY && worker >= 0))
-		s->up_got_authorize = true;
-	if (s->up_got_subscribe && s->up_got_authorize) {
-		up_establish(s);
-		return;
-	}
-	/* Nothing more is asked of the pool: the miner's turn. */
-	if (!up_handshake_pending(s, false))
-		evtimer_del(up_timer_get(s));
-}
-
-static void
-up_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	(void)fd;
-	(void)what;
-	if (s->up == NULL) {
-		passthrough_connect(s);
-		return;
-	}
-	if (s->up_state == UP_READY && !s->up_established)
-		up_fail(s, UP_FAIL_HANDSHAKE, "did not answer %s within "
-		    "handshake_timeout (%.1fs)", s->up_got_subscribe ?
-		    "mining.authorize" : "mining.subscribe",
-		    (double)session_pool(s)->handshake_timeout_ms / 1000);
 }
 
 /* Is a request of this kind waiting to be sent again? */
@@ -1687,111 +1413,11 @@ up_drain_backlog(struct session *s)
 	}
 }
 
-static void
-up_on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-	int64_t now = now_mono_ms();
-	char why[256];
-
-	if (what & BEV_EVENT_CONNECTED) {
-		evutil_socket_t fd = bufferevent_getfd(bev);
-		int one = 1;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		sockopt_keepalive(fd);
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		s->up_state = UP_READY;
-		s->up_established = false;
-		s->up_got_subscribe = false;
-		s->up_got_authorize = false;
-		log_sdebug("stratum", s->id, "connected to pool %s",
-		    session_pool(s)->name);
-		if (s->subscribed)
-			up_replay(s);
-		up_resend(s);
-		up_drain_backlog(s);
-		/* Connected: from now on writes go through at once. */
-		session_up_write_through(s);
-		return;
-	}
-	if (s->up_state != UP_READY) {
-		up_fail(s, UP_FAIL_CONNECT, "cannot connect: %s",
-		    proxy_tls_connect_error(bev, what, why, sizeof(why)));
-		return;
-	}
-	if (!s->up_established) {
-		up_fail(s, UP_FAIL_CLOSED, "closed the connection during the "
-		    "handshake");
-		return;
-	}
-	if (now - s->up_established_ms < UP_STABLE_MS) {
-		up_fail(s, UP_FAIL_CLOSED, "closed the connection %.1fs after "
-		    "the handshake", (double)(now - s->up_established_ms) /
-		    1000);
-		return;
-	}
-	log_sinfo("stratum", s->id, "pool %s closed the connection; "
-	    "reconnecting", session_pool(s)->name);
-	up_release(s, false);
-	if (s->state == SESSION_CLOSING)
-		return;
-	up_lost(s, now);
-	up_schedule_reconnect(s, 0);
-}
-
 void
-passthrough_connect(struct session *s)
+passthrough_pool_connected(struct session *s)
 {
-	struct proxy *p = s->t->proxy;
-	const struct cfg_pool *pool;
-	struct timeval tv;
-	int64_t now = now_mono_ms();
-	bool again = s->up_state == UP_BACKOFF;
-	unsigned flags = (s->pinned ? ROUTER_PINNED : 0) |
-	    (s->up_avoid ? ROUTER_AVOID : 0);
-	int pick;
-
-	if (s->state == SESSION_CLOSING || s->up != NULL)
-		return;
-	pick = router_choose(p->router, s->pool, flags, now);
-	if (pick < 0) {
-		/* Nothing may be tried now: hold the session, ask again. */
-		if (s->outage_ms == 0)
-			log_sdebug("stratum", s->id, "no pool usable now; "
-			    "holding the session");
-		up_lost(s, now);
-		up_schedule_reconnect(s, UP_POLL_MS);
-		return;
-	}
-	if (s->pool >= 0 && pick != s->pool)
-		log_sdebug("stratum", s->id, "moving from pool %s to pool %s",
-		    session_pool(s)->name, router_pool(p->router, pick)->name);
-	s->pool = pick;
-	pool = session_pool(s);
-	s->up = proxy_tls_upstream(s, pool);
-	if (s->up == NULL) {
-		session_drop(s, "out of resources");
-		return;
-	}
-	bufferevent_setcb(s->up, up_on_read, session_on_drained, up_on_event,
-	    s);
-	/* The write timeout bounds the connect itself (and the read timeout
-	 * a TLS handshake). */
-	tv = up_tv(pool->connect_timeout_ms);
-	bufferevent_set_timeouts(s->up, pool->tls ? &tv : NULL, &tv);
-	bufferevent_enable(s->up, EV_READ | EV_WRITE);
-	s->up_state = UP_CONNECTING;
-	STAT_INC(s->t, upstream_connects);
-	POOL_INC(s->t, s->pool, connects);
-	if (again) {
-		STAT_INC(s->t, upstream_reconnects);
-		POOL_INC(s->t, s->pool, reconnects);
-	}
-	if (bufferevent_socket_connect_hostname(s->up, worker_dns(s->t->worker),
-	    AF_UNSPEC, pool->host, pool->port) != 0) {
-		/* The event callback has run (or will); it handles failure. */
-		log_sdebug("stratum", s->id, "connect to %s failed at once",
-		    pool->name);
-	}
+	if (s->subscribed)
+		up_replay(s);
+	up_resend(s);
+	up_drain_backlog(s);
 }
