@@ -263,21 +263,30 @@ static void
 session_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	const struct cfg_server *cfg = &s->t->proxy->cfg->server;
 
 	(void)fd;
 	(void)what;
 	switch (s->state) {
 	case SESSION_STRATUM:
 		/* The miner asked; the pool has not answered (yet): its
-		 * handshake_timeout and pool_outage_hold cover that. */
-		if (passthrough_waiting_for_pool(s)) {
+		 * handshake_timeout and pool_outage_hold cover that (and
+		 * bound the wait, with this as a last resort). */
+		if (passthrough_waiting_for_pool(s) &&
+		    (int64_t)time(NULL) - s->connected_at <
+		    (cfg->connection_timeout_ms +
+		    cfg->pool_outage_hold_ms) / 1000) {
 			log_sdebug("session", s->id, "%s: still waiting for "
 			    "the pool; connection_timeout restarted",
 			    s->peer_str);
-			session_arm_timer(s,
-			    s->t->proxy->cfg->server.connection_timeout_ms);
-			/* A read timeout stopped reading. */
-			bufferevent_enable(s->down, EV_READ);
+			session_arm_timer(s, cfg->connection_timeout_ms);
+			/* A read timeout stopped reading: start again. Only
+			 * then: adding a read event that libevent has just
+			 * timed out (taken out of the poll set, not yet run)
+			 * would leave it in the timer heap only, deaf to
+			 * data. */
+			if (!(bufferevent_get_enabled(s->down) & EV_READ))
+				bufferevent_enable(s->down, EV_READ);
 			break;
 		}
 		/* FALLTHROUGH */
