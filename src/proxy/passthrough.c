@@ -1121,8 +1121,9 @@ passthrough_pool_read(struct bufferevent *bev, void *arg)
 			return;
 		if (rc < 0) {
 			STAT_INC(s->t, pool_bad_lines);
-			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "sent a line "
-			    "over %d bytes", UP_LINE_MAX);
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "pool %s sent "
+			    "a line over %d bytes", session_pool(s)->name,
+			    UP_LINE_MAX);
 			return;
 		}
 		if (len > 0 && (up_fast_notify(s, line, len) ||
@@ -1142,8 +1143,9 @@ passthrough_pool_read(struct bufferevent *bev, void *arg)
 			/* The stream cannot be trusted any more. */
 			STAT_INC(s->t, pool_bad_lines);
 			free(line);
-			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "sent an "
-			    "unparsable line (%s)", err);
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "pool %s sent "
+			    "an unparsable line (%s)", session_pool(s)->name,
+			    err);
 			return;
 		}
 		free(line);

@@ -409,8 +409,8 @@ void upstream_release(struct session *s, bool carry);
 /* Connect again after delay_ms (or close the session once it has been
  * without a pool for pool_outage_hold). */
 void upstream_schedule(struct session *s, int64_t delay_ms);
-/* The connection failed (fmt: why, for the log): count it for the pool
- * and its breaker, release it, try again (see upstream.c). */
+/* The connection failed (fmt: why, naming the pool, for the log): count
+ * it for the pool and its breaker, release it, try again (upstream.c). */
 void upstream_fail(struct session *s, enum upstream_fail kind,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A handshake request went out: start the pool's handshake_timeout

@@ -153,7 +153,8 @@ up_backoff(int steps)
 }
 
 /*
- * The connection failed (kind, why): count it, tell the router, warn
+ * The connection failed (kind; fmt: why, naming the pool): count it,
+ * tell the router, warn
  * (at most once per pool per ROUTER_WARN_INTERVAL_MS), let it go and try
  * again: another pool first after a broken one or while the miner's
  * handshake is not through (nothing is lost by moving then); otherwise
@@ -187,12 +188,10 @@ upstream_fail(struct session *s, enum upstream_fail kind, const char *fmt, ...)
 		if (suppressed > 0)
 			snprintf(more, sizeof(more), " (%" PRIu64 " more "
 			    "suppressed)", suppressed);
-		log_swarnx("stratum", s->id, "pool %s: %s; %s%s",
-		    session_pool(s)->name, why, s->up_avoid ?
+		log_swarnx("stratum", s->id, "%s; %s%s", why, s->up_avoid ?
 		    "trying another pool" : "reconnecting", more);
 	} else {
-		log_sdebug("stratum", s->id, "pool %s: %s",
-		    session_pool(s)->name, why);
+		log_sdebug("stratum", s->id, "%s", why);
 	}
 	upstream_release(s, !s->ever_established);
 	if (s->state == SESSION_CLOSING)
@@ -277,8 +276,9 @@ up_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->up_state == UP_READY && !s->up_established)
-		upstream_fail(s, UPSTREAM_FAIL_HANDSHAKE, "did not answer %s "
-		    "within handshake_timeout (%.1fs)", s->up_got_subscribe ?
+		upstream_fail(s, UPSTREAM_FAIL_HANDSHAKE, "pool %s did not "
+		    "answer %s within handshake_timeout (%.1fs)",
+		    session_pool(s)->name, s->up_got_subscribe ?
 		    "mining.authorize" : "mining.subscribe",
 		    (double)session_pool(s)->handshake_timeout_ms / 1000);
 }
@@ -309,18 +309,20 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->up_state != UP_READY) {
-		upstream_fail(s, UPSTREAM_FAIL_CONNECT, "cannot connect: %s",
+		upstream_fail(s, UPSTREAM_FAIL_CONNECT, "cannot connect to "
+		    "pool %s: %s", session_pool(s)->name,
 		    proxy_tls_connect_error(bev, what, why, sizeof(why)));
 		return;
 	}
 	if (!s->up_established) {
-		upstream_fail(s, UPSTREAM_FAIL_CLOSED, "closed the connection "
-		    "during the handshake");
+		upstream_fail(s, UPSTREAM_FAIL_CLOSED, "pool %s closed the "
+		    "connection during the handshake", session_pool(s)->name);
 		return;
 	}
 	if (now - s->up_established_ms < UP_STABLE_MS) {
-		upstream_fail(s, UPSTREAM_FAIL_CLOSED, "closed the connection "
-		    "%.1fs after the handshake",
+		upstream_fail(s, UPSTREAM_FAIL_CLOSED, "pool %s closed the "
+		    "connection %.1fs after the handshake",
+		    session_pool(s)->name,
 		    (double)(now - s->up_established_ms) / 1000);
 		return;
 	}
