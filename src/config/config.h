@@ -55,6 +55,7 @@ struct cfg_pool {
 	bool enabled;
 	bool extranonce_subscribe; /* forward mining.extranonce.subscribe */
 	int64_t connect_timeout_ms;
+	int64_t handshake_timeout_ms; /* subscribe + authorize answered */
 	int64_t breaker_failures;
 	int64_t breaker_timeout_ms;
 	char *settlement_time;      /* "HH:MM" UTC: the pool's day boundary */
@@ -71,6 +72,7 @@ struct cfg_server {
 	int64_t max_line_length;
 	int64_t max_output_buffer;
 	int64_t max_pending_requests;
+	int64_t pool_outage_hold_ms; /* sessions kept while no pool answers */
 	struct cfg_list trusted_proxies;
 	char *pool_address;
 	struct cfg_list tls_bind; /* TLS listeners for miners */

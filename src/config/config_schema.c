@@ -43,7 +43,9 @@ static const struct cfg_key server_keys[] = {
 	    "Most miner connections held at once; more are refused politely." },
 	{ "connection_timeout", CFG_T_DURATION, SRV(connection_timeout_ms), 0,
 	    SECONDS(1), SECONDS(3600), 0, 0, "30s", NULL,
-	    "Time a new connection has to subscribe and authorize." },
+	    "Time a new connection has to send mining.subscribe and "
+	    "mining.authorize. A miner that did is never closed for the "
+	    "pool's slowness: the pool's handshake_timeout covers that." },
 	{ "idle_timeout", CFG_T_DURATION, SRV(idle_timeout_ms), 0, SECONDS(10),
 	    DAYS(1), 0, 0, "10m", NULL,
 	    "A miner that sends nothing for this long is disconnected." },
@@ -63,6 +65,13 @@ static const struct cfg_key server_keys[] = {
 	    10000, 0, 0, "64", NULL,
 	    "Requests of one miner waiting for the pool's answer; past this "
 	    "the miner gets an error." },
+	{ "pool_outage_hold", CFG_T_DURATION, SRV(pool_outage_hold_ms), 0, 0,
+	    SECONDS(3600), 0, 0, "60s", NULL,
+	    "While no pool can be reached, miners keep their connections "
+	    "(no new work; submits wait, up to max_pending_requests) for this "
+	    "long; then they are closed so their own failover acts, and the "
+	    "submits that waited are answered with error 20 and booked as "
+	    "rejected (other). 0 closes them at once." },
 	{ "trusted_proxies", CFG_T_CIDRLIST, SRV(trusted_proxies), 0, 0, 10000,
 	    0, 0, "", NULL,
 	    "Load balancers (CIDR blocks) allowed to send a PROXY protocol "
@@ -142,14 +151,26 @@ static const struct cfg_key pool_keys[] = {
 	    "pools disconnect on it); otherwise Loka answers it." },
 	{ "connect_timeout", CFG_T_DURATION, POOL(connect_timeout_ms), 0,
 	    SECONDS(1), SECONDS(300), 0, 0, "10s", NULL,
-	    "Time allowed to connect to the pool." },
+	    "Time allowed to connect to the pool (TCP, and TLS for "
+	    "stratum+ssl)." },
+	{ "handshake_timeout", CFG_T_DURATION, POOL(handshake_timeout_ms), 0,
+	    SECONDS(1), SECONDS(300), 0, 0, "5s", NULL,
+	    "Time the pool has, once connected, to answer mining.subscribe "
+	    "and mining.authorize. A pool that does not is a failed "
+	    "connection (circuit breaker, backoff, the next pool), never the "
+	    "miner's fault." },
 	{ "breaker_failures", CFG_T_INT, POOL(breaker_failures), 0, 1, 1000, 0,
 	    0, "5", NULL,
 	    "Consecutive failures that open the circuit breaker (no new "
-	    "connections to this pool for breaker_timeout)." },
+	    "connections to this pool for breaker_timeout). A failure is a "
+	    "connection that did not complete its handshake (refused, timed "
+	    "out, unanswered) or a protocol violation (an oversize or "
+	    "unparsable line)." },
 	{ "breaker_timeout", CFG_T_DURATION, POOL(breaker_timeout_ms), 0,
 	    SECONDS(1), SECONDS(3600), 0, 0, "30s", NULL,
-	    "How long an open circuit breaker keeps the pool out of use." },
+	    "How long an open circuit breaker keeps the pool out of use while "
+	    "another pool is usable; with none, trials go on at the backoff "
+	    "pace (at most a second apart)." },
 	{ "settlement_time", CFG_T_STRING, POOL(settlement_time), 0, 5, 5, 0,
 	    0, "00:00", NULL,
 	    "Time of day (HH:MM, UTC) at which the pool's earnings day "

@@ -10,16 +10,22 @@
  * drops reconnects it, replays configure/subscribe/authorize and tells the
  * miner about a new extranonce (or closes it so it reconnects).
  *
+ * The connection itself (connect, handshake deadline, failures, backoff,
+ * holding a session through an outage) is upstream.c's. Here: what a
+ * failed pool leaves behind. The miner's unanswered handshake requests
+ * are kept and sent again on the next connection (another pool, often);
+ * other pending requests are answered with error 20. While no pool
+ * serves the session its requests wait in the backlog; when it gives up,
+ * each is answered with error 20 and its submits booked as rejected
+ * "other".
+ *
  * Threading: everything here runs on the session's worker thread.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +33,6 @@
 
 #include "config/config.h"
 #include "metrics/registry.h"
-#include "net/sockopt.h"
-#include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "stratum/identity.h"
@@ -41,16 +45,10 @@
 /* Pool lines can carry long merkle branches; still, bounded. */
 #define UP_LINE_MAX (256 * 1024)
 #define UP_LINES_PER_WAKEUP 256
-/* Reconnect attempts before the miner is let go to use its own failover. */
-#define UP_ATTEMPTS_MAX 8
 /* Malformed lines a miner may send before it is closed. */
 #define MINER_BAD_LINES_MAX 16
 /* client.reconnect waits at most this long. */
 #define UP_RECONNECT_WAIT_MAX_S 60
-
-static void up_on_read(struct bufferevent *bev, void *arg);
-static void up_on_event(struct bufferevent *bev, short what, void *arg);
-static void up_schedule_reconnect(struct session *s, int64_t delay_ms);
 
 static const struct cfg_pool *
 session_pool(const struct session *s)
@@ -184,16 +182,20 @@ pend_find(struct session *s, json_t *id)
 	if (v <= 0 || v > UINT32_MAX)
 		return NULL;
 	for (size_t i = 0; i < s->npend; i++)
-		if (s->pend[i].up_id == (uint32_t)v)
+		if (s->pend[i].up_id == (uint32_t)v && !s->pend[i].resend)
 			return &s->pend[i];
 	return NULL;
 }
 
-/*
- * Send a request upstream under a fresh id of Loka's own (so ids never
- * collide, whatever the miner uses). Steals params. Returns the pending
- * slot, or NULL (params released) when too many are waiting.
- */
+/* Requests of the handshake: the pool must answer them in time. */
+static bool
+pend_is_handshake(enum pend_kind kind)
+{
+	return kind == PEND_CONFIGURE || kind == PEND_SUBSCRIBE ||
+	    kind == PEND_AUTHORIZE || kind == PEND_REPLAY ||
+	    kind == PEND_REPLAY_SUBSCRIBE;
+}
+
 /* A pending slot under a fresh upstream id, or NULL when full. */
 static struct pending *
 up_pending(struct session *s, enum pend_kind kind, const json_t *miner_id)
@@ -212,21 +214,37 @@ up_pending(struct session *s, enum pend_kind kind, const json_t *miner_id)
 	return p;
 }
 
+/* Send p's request upstream (steals params); a handshake request starts
+ * the pool's handshake deadline if it is not running. */
+static void
+up_send(struct session *s, struct pending *p, const char *method,
+    json_t *params)
+{
+	json_t *id = json_integer(p->up_id);
+
+	msg_send_request(session_up_out(s), id, method, params);
+	json_decref(id);
+	STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(method));
+	if (pend_is_handshake(p->kind))
+		upstream_handshake_arm(s);
+}
+
+/*
+ * Send a request upstream under a fresh id of Loka's own (so ids never
+ * collide, whatever the miner uses). Steals params. Returns the pending
+ * slot, or NULL (params released) when too many are waiting.
+ */
 static struct pending *
 up_request(struct session *s, enum pend_kind kind, const json_t *miner_id,
     const char *method, json_t *params)
 {
 	struct pending *p = up_pending(s, kind, miner_id);
-	json_t *id;
 
 	if (p == NULL) {
 		json_decref(params);
 		return NULL;
 	}
-	id = json_integer(p->up_id);
-	msg_send_request(session_up_out(s), id, method, params);
-	json_decref(id);
-	STAT_MSG(s->t, PROXY_DIR_TO_POOL, msg_method_id(method));
+	up_send(s, p, method, params);
 	return p;
 }
 
@@ -623,7 +641,7 @@ miner_request(struct session *s, struct msg *m, const char *line, size_t len)
 		    "Method not found");
 	}
 	if (s->up == NULL && s->up_state == UP_NONE) {
-		passthrough_connect(s);
+		upstream_connect(s);
 		if (s->state == SESSION_CLOSING)
 			return -1;
 	}
@@ -930,6 +948,10 @@ up_response(struct session *s, struct msg *m)
 		break;
 	}
 	json_decref(p.miner_id);
+	if (s->state != SESSION_CLOSING && s->up != NULL &&
+	    pend_is_handshake(p.kind))
+		upstream_handshake_answer(s, p.kind, p.worker,
+		    m->error == NULL && !json_is_null(m->result));
 }
 
 /* ---- pool requests and notifications ---- */
@@ -991,8 +1013,8 @@ up_request_in(struct session *s, struct msg *m, const char *line, size_t len)
 			wait = wait < 0 ? 0 : UP_RECONNECT_WAIT_MAX_S;
 		log_sinfo("stratum", s->id, "pool %s asked to reconnect; "
 		    "reconnecting in %.0fs", session_pool(s)->name, wait);
-		passthrough_release(s);
-		up_schedule_reconnect(s, (int64_t)(wait * 1000));
+		upstream_release(s, !s->ever_established);
+		upstream_schedule(s, (int64_t)(wait * 1000));
 	} else if (strcmp(method, "client.show_message") == 0) {
 		const char *text = msg_param_str(m, 0);
 
@@ -1079,8 +1101,8 @@ up_fast_response(struct session *s, char *line, size_t len)
 	return true;
 }
 
-static void
-up_on_read(struct bufferevent *bev, void *arg)
+void
+passthrough_pool_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 
@@ -1099,12 +1121,9 @@ up_on_read(struct bufferevent *bev, void *arg)
 			return;
 		if (rc < 0) {
 			STAT_INC(s->t, pool_bad_lines);
-			log_swarnx("stratum", s->id, "pool %s sent a line over "
-			    "%d bytes; reconnecting", session_pool(s)->name,
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "pool %s sent "
+			    "a line over %d bytes", session_pool(s)->name,
 			    UP_LINE_MAX);
-			passthrough_release(s);
-			up_schedule_reconnect(s, router_backoff_ms(
-			    s->t->proxy->router, s->pool));
 			return;
 		}
 		if (len > 0 && (up_fast_notify(s, line, len) ||
@@ -1121,9 +1140,13 @@ up_on_read(struct bufferevent *bev, void *arg)
 				up_request_in(s, &m, line, len);
 			msg_clear(&m);
 		} else if (len > 0) {
+			/* The stream cannot be trusted any more. */
 			STAT_INC(s->t, pool_bad_lines);
-			log_sdebug("stratum", s->id, "bad line from pool: %s",
+			free(line);
+			upstream_fail(s, UPSTREAM_FAIL_PROTOCOL, "pool %s sent "
+			    "an unparsable line (%s)", session_pool(s)->name,
 			    err);
+			return;
 		}
 		free(line);
 	}
@@ -1132,62 +1155,138 @@ up_on_read(struct bufferevent *bev, void *arg)
 		bufferevent_trigger(s->up, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* ---- the upstream connection ---- */
+/* ---- what a failed or lost pool leaves behind ---- */
 
-/* Answer what the lost connection left unanswered. */
-static void
-up_fail_pending(struct session *s)
+/* The worker a pending slot is for, or NULL. */
+static struct session_worker *
+pend_worker(struct session *s, const struct pending *p)
+{
+	return p->worker >= 0 && (size_t)p->worker < s->nworkers ?
+	    &s->workers[p->worker] : NULL;
+}
+
+/* Is a handshake request waiting for the pool's answer? */
+bool
+passthrough_handshake_pending(const struct session *s, bool carried)
+{
+	for (size_t i = 0; i < s->npend; i++)
+		if (s->pend[i].up_id != 0 &&
+		    pend_is_handshake(s->pend[i].kind) &&
+		    (carried || !s->pend[i].resend))
+			return true;
+	return false;
+}
+
+/*
+ * Answer what the lost connection left unanswered (error 20; a submit
+ * among them is booked as rejected "other"). With carry, the miner's own
+ * handshake requests (configure, subscribe, authorize) are kept instead,
+ * to go to the next connection.
+ */
+void
+passthrough_fail_pending(struct session *s, bool carry)
 {
 	for (size_t i = 0; i < s->npend; i++) {
 		struct pending *p = &s->pend[i];
 
 		if (p->up_id == 0)
 			continue;
+		if (carry && p->miner_id != NULL &&
+		    (p->kind == PEND_CONFIGURE || p->kind == PEND_SUBSCRIBE ||
+		    p->kind == PEND_AUTHORIZE)) {
+			p->resend = true;
+			continue;
+		}
 		if (p->kind == PEND_SUBMIT) {
-			struct session_worker *w = p->worker >= 0 &&
-			    (size_t)p->worker < s->nworkers ?
-			    &s->workers[p->worker] : NULL;
-
 			if (s->submits_pending > 0)
 				s->submits_pending--;
-			book_share(s, w, false, ACCT_REJ_OTHER, p->diff);
+			book_share(s, pend_worker(s, p), false, ACCT_REJ_OTHER,
+			    p->diff);
 		}
-		if (p->miner_id != NULL && s->down != NULL)
-			msg_send_error(session_out(s),
-			    p->miner_id, MSG_ERR_OTHER,
+		if (p->miner_id != NULL && s->down != NULL) {
+			msg_send_error(session_out(s), p->miner_id,
+			    MSG_ERR_OTHER, p->resend ? "No pool available" :
 			    "Pool connection lost; request not answered");
+			STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
+		}
 		pend_free(p);
 	}
 }
 
-void
-passthrough_release(struct session *s)
+/* A submit that waited in the backlog and never went out: booked as
+ * rejected "other" (for a worker the session authorized). */
+static void
+backlog_book_submit(struct session *s, struct msg *m)
 {
-	if (s->up_state == UP_READY && s->pool >= 0)
-		atomic_fetch_sub_explicit(&s->t->pools[s->pool].ready, 1,
-		    memory_order_relaxed);
-	if (s->up != NULL)
-		bufferevent_free(s->up);
-	s->up = NULL;
-	if (s->up_timer != NULL)
-		evtimer_del(s->up_timer);
-	up_fail_pending(s);
-	s->up_state = UP_NONE;
+	const char *login = msg_param_str(m, 0);
+	const char *job = msg_param_str(m, 1);
+	int i = login != NULL ? worker_find(s, login) : -1;
+
+	STAT_INC(s->t, submits);
+	if (i < 0 || !s->workers[i].authorized)
+		return;
+	book_share(s, &s->workers[i], false, ACCT_REJ_OTHER,
+	    job_difficulty(s, job != NULL ? job : ""));
+}
+
+/* The session gives up: answer the miner's requests that waited for a
+ * pool (error 20), book the submits among them. */
+static void
+backlog_fail(struct session *s)
+{
+	char err[200], *line;
+	size_t len;
+	struct msg m;
+
+	while (s->backlog != NULL && s->backlog_lines > 0 &&
+	    msg_read_line(s->backlog, UP_LINE_MAX, &line, &len) == 1) {
+		s->backlog_lines--;
+		if (len > 0 &&
+		    msg_parse(line, len, &m, err, sizeof(err)) == 0) {
+			if (m.kind == MSG_REQUEST) {
+				if (strcmp(m.method, "mining.submit") == 0)
+					backlog_book_submit(s, &m);
+				if (s->down != NULL) {
+					msg_send_error(session_out(s), m.id,
+					    MSG_ERR_OTHER, "No pool available; "
+					    "request not sent");
+					STAT_MSG(s->t, PROXY_DIR_TO_MINER,
+					    MSG_M_RESPONSE);
+				}
+			}
+			msg_clear(&m);
+		}
+		free(line);
+	}
+	if (s->backlog != NULL)
+		evbuffer_free(s->backlog);
+	s->backlog = NULL;
+	s->backlog_lines = 0;
+}
+
+void
+passthrough_give_up(struct session *s)
+{
+	upstream_release(s, false);
+	backlog_fail(s);
+}
+
+bool
+passthrough_waiting_for_pool(const struct session *s)
+{
+	return s->outage_ms != 0 || s->up_state == UP_CONNECTING ||
+	    s->up_state == UP_BACKOFF || s->backlog_lines > 0 ||
+	    passthrough_handshake_pending(s, true);
 }
 
 void
 passthrough_free(struct session *s)
 {
-	passthrough_release(s);
-	if (s->up_timer != NULL)
-		event_free(s->up_timer);
-	s->up_timer = NULL;
+	passthrough_give_up(s);
+	upstream_free(s);
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = 0;
-	if (s->backlog != NULL)
-		evbuffer_free(s->backlog);
-	s->backlog = NULL;
 	json_decref(s->configure_params);
 	free(s->subscribe_params);
 	s->configure_params = NULL;
@@ -1196,53 +1295,15 @@ passthrough_free(struct session *s)
 	s->extranonce1 = NULL;
 }
 
-static void
-up_on_timer(evutil_socket_t fd, short what, void *arg)
+/* Is a request of this kind waiting to be sent again? */
+static bool
+pend_resend_has(const struct session *s, enum pend_kind kind)
 {
-	struct session *s = arg;
-
-	(void)fd;
-	(void)what;
-	passthrough_connect(s);
-}
-
-static void
-up_schedule_reconnect(struct session *s, int64_t delay_ms)
-{
-	struct timeval tv;
-
-	if (s->state == SESSION_DRAINING) {
-		session_drain_check(s);
-		return;
-	}
-	if (s->state == SESSION_CLOSING)
-		return;
-	if (!s->subscribed) {
-		/* Nothing to resume: the miner reconnects by itself. */
-		session_close_after_flush(s, "pool connection lost during "
-		    "the handshake");
-		return;
-	}
-	if (++s->up_attempts > UP_ATTEMPTS_MAX) {
-		log_sinfo("stratum", s->id, "%s: no pool after %d attempts; "
-		    "closing so the miner's own failover acts", s->peer_str,
-		    UP_ATTEMPTS_MAX);
-		session_close_after_flush(s, "no pool");
-		return;
-	}
-	if (s->up_timer == NULL)
-		s->up_timer = evtimer_new(worker_base(s->t->worker),
-		    up_on_timer, s);
-	/* Spread a whole farm's reconnects over time (±25%). */
-	delay_ms += (int64_t)(s->id * 7919 % 50) * delay_ms / 100 -
-	    delay_ms / 4;
-	tv.tv_sec = delay_ms / 1000;
-	tv.tv_usec = (delay_ms % 1000) * 1000;
-	s->up_state = UP_BACKOFF;
-	STAT_INC(s->t, upstream_reconnects);
-	if (s->pool >= 0)
-		POOL_INC(s->t, s->pool, reconnects);
-	evtimer_add(s->up_timer, &tv);
+	for (size_t i = 0; i < s->npend; i++)
+		if (s->pend[i].up_id != 0 && s->pend[i].resend &&
+		    s->pend[i].kind == kind)
+			return true;
+	return false;
 }
 
 /* After a reconnect: configure, subscribe, authorize again, in order. */
@@ -1251,10 +1312,11 @@ up_replay(struct session *s)
 {
 	struct identity id;
 
-	if (s->configure_params != NULL)
+	if (s->configure_params != NULL &&
+	    !pend_resend_has(s, PEND_CONFIGURE))
 		up_request(s, PEND_REPLAY, NULL, "mining.configure",
 		    json_incref(s->configure_params));
-	if (s->subscribed) {
+	if (s->subscribed && !pend_resend_has(s, PEND_SUBSCRIBE)) {
 		json_t *params = s->subscribe_params != NULL ?
 		    json_loads(s->subscribe_params, 0, NULL) : NULL;
 
@@ -1272,6 +1334,58 @@ up_replay(struct session *s)
 		if (p != NULL)
 			p->worker = (int)i;
 	}
+}
+
+/* Send again, in their order, the miner's handshake requests that a
+ * failed pool left unanswered; the answers go to the miner. */
+static void
+up_resend(struct session *s)
+{
+	static const enum pend_kind order[] = {
+		PEND_CONFIGURE, PEND_SUBSCRIBE, PEND_AUTHORIZE
+	};
+	struct identity id;
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (size_t i = 0; i < s->npend; i++) {
+			struct pending *p = &s->pend[i];
+			struct session_worker *w;
+			json_t *params;
+
+			if (p->up_id == 0 || !p->resend || p->kind != order[k])
+				continue;
+			p->resend = false;
+			if (++s->next_up_id == 0)
+				s->next_up_id = 1;
+			p->up_id = s->next_up_id;
+			if (p->kind == PEND_CONFIGURE) {
+				up_send(s, p, "mining.configure",
+				    s->configure_params != NULL ?
+				    json_incref(s->configure_params) :
+				    json_array());
+				continue;
+			}
+			if (p->kind == PEND_SUBSCRIBE) {
+				params = s->subscribe_params != NULL ?
+				    json_loads(s->subscribe_params, 0, NULL) :
+				    NULL;
+				up_send(s, p, "mining.subscribe",
+				    params != NULL ? params : json_array());
+				continue;
+			}
+			/* The name at the pool depends on the pool. */
+			w = pend_worker(s, p);
+			if (w == NULL || worker_identity(s, w, &id) != 0) {
+				if (s->down != NULL)
+					msg_send_error(session_out(s),
+					    p->miner_id, MSG_ERR_UNAUTHORIZED,
+					    "Invalid worker name");
+				pend_free(p);
+				continue;
+			}
+			up_send(s, p, "mining.authorize",
+			    authorize_params(s, w));
+		}
 }
 
 /* Feed queued miner lines now that the pool is connected. */
@@ -1301,103 +1415,11 @@ up_drain_backlog(struct session *s)
 	}
 }
 
-static void
-up_on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct session *s = arg;
-	struct proxy *p = s->t->proxy;
-	bool was_ready = s->up_state == UP_READY;
-	const char *pool = session_pool(s)->name;
-	char why[256];
-
-	if (what & BEV_EVENT_CONNECTED) {
-		evutil_socket_t fd = bufferevent_getfd(bev);
-		int one = 1;
-		bool resumed = s->subscribed;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		sockopt_keepalive(fd);
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		router_success(p->router, s->pool);
-		s->up_state = UP_READY;
-		atomic_fetch_add_explicit(&s->t->pools[s->pool].ready, 1,
-		    memory_order_relaxed);
-		s->up_attempts = 0;
-		log_sdebug("stratum", s->id, "connected to pool %s", pool);
-		if (resumed)
-			up_replay(s);
-		up_drain_backlog(s);
-		/* Connected: from now on writes go through at once. */
-		session_up_write_through(s);
-		return;
-	}
-	if (!was_ready) {
-		STAT_INC(s->t, upstream_failures);
-		POOL_INC(s->t, s->pool, failures);
-		router_failure(p->router, s->pool, now_mono_ms());
-		log_sinfo("stratum", s->id, "cannot connect to pool %s: %s",
-		    pool, proxy_tls_connect_error(bev, what, why,
-		    sizeof(why)));
-	} else {
-		log_sinfo("stratum", s->id, "pool %s closed the connection%s",
-		    pool, s->subscribed ? "; reconnecting" : "");
-	}
-	passthrough_release(s);
-	if (s->state == SESSION_CLOSING)
-		return;
-	up_schedule_reconnect(s, was_ready ? 0 :
-	    router_backoff_ms(p->router, s->pool));
-}
-
 void
-passthrough_connect(struct session *s)
+passthrough_pool_connected(struct session *s)
 {
-	struct proxy *p = s->t->proxy;
-	const struct cfg_pool *pool;
-	struct timeval tv;
-	int64_t now = now_mono_ms();
-
-	if (s->state == SESSION_CLOSING || s->up != NULL)
-		return;
-	if (s->pool >= 0 && router_allow(p->router, s->pool, now)) {
-		/* the same pool again */
-	} else if (!s->pinned) {
-		s->pool = router_pick(p->router, now);
-	} else {
-		s->pool = -1;
-	}
-	if (s->pool < 0) {
-		if (s->subscribed && !s->pinned) {
-			up_schedule_reconnect(s, 1000);
-			return;
-		}
-		STAT_INC(s->t, no_pool);
-		msg_send_error(session_out(s), NULL,
-		    MSG_ERR_OTHER, "No pool available");
-		session_close_after_flush(s, "no pool available");
-		return;
-	}
-	pool = session_pool(s);
-	s->up = proxy_tls_upstream(s, pool);
-	if (s->up == NULL) {
-		session_drop(s, "out of resources");
-		return;
-	}
-	bufferevent_setcb(s->up, up_on_read, session_on_drained, up_on_event,
-	    s);
-	/* The write timeout bounds the connect itself (and the read timeout
-	 * a TLS handshake). */
-	tv.tv_sec = pool->connect_timeout_ms / 1000;
-	tv.tv_usec = (pool->connect_timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(s->up, pool->tls ? &tv : NULL, &tv);
-	bufferevent_enable(s->up, EV_READ | EV_WRITE);
-	s->up_state = UP_CONNECTING;
-	STAT_INC(s->t, upstream_connects);
-	POOL_INC(s->t, s->pool, connects);
-	if (bufferevent_socket_connect_hostname(s->up, worker_dns(s->t->worker),
-	    AF_UNSPEC, pool->host, pool->port) != 0) {
-		/* The event callback has run (or will); it handles failure. */
-		log_sdebug("stratum", s->id, "connect to %s failed at once",
-		    pool->name);
-	}
+	if (s->subscribed)
+		up_replay(s);
+	up_resend(s);
+	up_drain_backlog(s);
 }

@@ -2,7 +2,8 @@
  * proxy_internal.h: the structures shared by the files of src/proxy/
  * (proxy.c: start and stop; session.c: a miner connection and its
  * first bytes; passthrough.c: Stratum relayed over the session's own
- * upstream connection). Not for use outside that folder.
+ * upstream connection; upstream.c: that connection's life, failures and
+ * outages). Not for use outside that folder.
  *
  * Threading: a struct session and everything it points to belong to one
  * worker thread (its struct proxy_thread). struct proxy is shared
@@ -85,7 +86,10 @@ struct proxy_pool_stats {
 	_Atomic uint64_t connects;
 	_Atomic uint64_t failures;
 	_Atomic uint64_t reconnects;
-	_Atomic int64_t ready;          /* upstream connections open now */
+	_Atomic uint64_t handshake_timeouts; /* of those failures */
+	_Atomic uint64_t protocol_errors;    /* of those failures */
+	_Atomic int64_t ready;          /* upstream connections that
+	                                 * completed their handshake */
 };
 
 #define STAT_INC(t, f) atomic_fetch_add_explicit(&(t)->stats.f, 1, \
@@ -131,8 +135,9 @@ enum session_state {
 enum upstream_state {
 	UP_NONE = 0,    /* no connection yet */
 	UP_CONNECTING,  /* TCP connect (and DNS) in progress */
-	UP_READY,       /* connected; requests flow */
-	UP_BACKOFF,     /* lost; waiting to reconnect */
+	UP_READY,       /* connected; requests flow (the handshake may still
+	                 * be under way: see session.up_established) */
+	UP_BACKOFF,     /* lost; waiting to reconnect (or for a pool) */
 	UP_STATE_MAX
 };
 
@@ -155,6 +160,9 @@ struct pending {
 	int worker;          /* index into session workers, or -1 */
 	double diff;         /* difficulty in force for a submit's job */
 	int64_t sent_us;     /* monotonic, when sent: submit round trip */
+	bool resend;         /* the miner's handshake request, unanswered by
+	                      * a pool that failed: sent again on the next
+	                      * connection */
 };
 
 /* A worker the miner authorized on this session. */
@@ -212,9 +220,18 @@ struct session {
 	bool pinned;             /* chosen by HTTP CONNECT: no failover */
 	struct bufferevent *up;
 	enum upstream_state up_state;
-	struct event *up_timer;  /* reconnect backoff */
+	struct event *up_timer;  /* reconnect backoff; handshake deadline */
 	uint32_t next_up_id;
-	int up_attempts;         /* since the last good connection */
+	bool up_got_subscribe;   /* answers on this connection ... */
+	bool up_got_authorize;
+	bool up_established;     /* ... both: the handshake is complete */
+	bool ever_established;   /* some connection of this session was */
+	bool up_avoid;           /* the last pool failed us: another first */
+	int64_t up_established_ms; /* monotonic */
+	int up_short_lived;      /* connections in a row that failed soon
+	                          * after their handshake */
+	int64_t outage_ms;       /* monotonic: since when no pool serves
+	                          * the session; 0: one does */
 	struct evbuffer *backlog; /* miner lines waiting for the upstream */
 	size_t backlog_lines;
 
@@ -349,11 +366,61 @@ const char *proxy_tls_connect_error(struct bufferevent *bev, short what,
 /* passthrough.c */
 /* Handle one complete line from the miner. -1: the session was closed. */
 int passthrough_miner_line(struct session *s, char *line, size_t len);
-/* Start (or restart) the upstream connection. */
-void passthrough_connect(struct session *s);
-/* Close the upstream connection; answer what it left pending. */
-void passthrough_release(struct session *s);
+/* The pool connection's read callback (arg: the session). */
+void passthrough_pool_read(struct bufferevent *bev, void *arg);
+/* The pool is connected: replay the session's handshake (after a
+ * reconnect), send the requests a failed pool left unanswered, feed the
+ * backlog. */
+void passthrough_pool_connected(struct session *s);
+/*
+ * The connection is gone: answer what it left pending (error 20; a
+ * submit among them booked as rejected "other"). With carry, the miner's
+ * own configure, subscribe and authorize are kept, for the next
+ * connection.
+ */
+void passthrough_fail_pending(struct session *s, bool carry);
+/* Is a handshake request waiting for the pool? With carried, also one
+ * kept for the next connection. */
+bool passthrough_handshake_pending(const struct session *s, bool carried);
+/* The session is closing: answer (error 20) the requests still waiting
+ * for a pool, and book the submits among them as rejected "other". */
+void passthrough_give_up(struct session *s);
+/* Is the session waiting for a pool (not for its miner)? Then the
+ * miner's connection_timeout does not apply. */
+bool passthrough_waiting_for_pool(const struct session *s);
 /* Free everything passthrough keeps in the session (on session drop). */
 void passthrough_free(struct session *s);
+
+/* upstream.c */
+/* How a pool connection failed. */
+enum upstream_fail {
+	UPSTREAM_FAIL_CONNECT = 0, /* refused, unreachable, timed out, TLS */
+	UPSTREAM_FAIL_CLOSED,      /* closed during (or soon after) the
+	                            * handshake */
+	UPSTREAM_FAIL_HANDSHAKE,   /* subscribe or authorize unanswered */
+	UPSTREAM_FAIL_PROTOCOL,    /* an oversize or unparsable line */
+	UPSTREAM_FAIL_MAX
+};
+/* Connect the session to the pool the router chooses now; with none,
+ * hold it and ask again shortly (up to pool_outage_hold). */
+void upstream_connect(struct session *s);
+/* Close the connection; passthrough_fail_pending(s, carry). */
+void upstream_release(struct session *s, bool carry);
+/* Connect again after delay_ms (or close the session once it has been
+ * without a pool for pool_outage_hold). */
+void upstream_schedule(struct session *s, int64_t delay_ms);
+/* The connection failed (fmt: why, naming the pool, for the log): count
+ * it for the pool and its breaker, release it, try again (upstream.c). */
+void upstream_fail(struct session *s, enum upstream_fail kind,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A handshake request went out: start the pool's handshake_timeout
+ * unless it runs already (or the handshake is through). */
+void upstream_handshake_arm(struct session *s);
+/* The pool answered a handshake request of kind (ok: no error);
+ * subscribe and authorize answered complete the handshake. */
+void upstream_handshake_answer(struct session *s, enum pend_kind kind,
+    int worker, bool ok);
+/* Release the connection and its timer (on session drop). */
+void upstream_free(struct session *s);
 
 #endif

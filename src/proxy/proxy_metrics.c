@@ -217,6 +217,8 @@ c_upstream(struct metrics_sink *sink, void *arg)
 		{ "connect", POFF(connects) },
 		{ "failure", POFF(failures) },
 		{ "reconnect", POFF(reconnects) },
+		{ "handshake_timeout", POFF(handshake_timeouts) },
+		{ "protocol_error", POFF(protocol_errors) },
 	};
 	struct proxy *p = arg;
 
@@ -583,7 +585,8 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		    "Jobs (mining.notify) received from each pool, over all "
 		    "connections.", pool, c_pool_notifies },
 		{ METRICS_COUNTER, "loka_upstream_events_total",
-		    "Pool connections: connects, failures, reconnects.",
+		    "Pool connections: connects, failures (of which "
+		    "handshake_timeout and protocol_error), reconnects.",
 		    pool_event, c_upstream },
 		{ METRICS_GAUGE, "loka_pool_breaker_state",
 		    "Circuit breaker per pool: 0 closed, 1 open, 2 half-open.",

@@ -1,5 +1,6 @@
 /*
- * router.c: pool choice, circuit breakers and backoff (see router.h).
+ * router.c: pool choice, circuit breakers, backoff and the pace of
+ * warnings about failing pools (see router.h).
  */
 #include "proxy/router.h"
 
@@ -15,6 +16,10 @@
 /* First reconnect delay, and the cap of the doubling. */
 #define ROUTER_BACKOFF_MIN_MS 100
 #define ROUTER_BACKOFF_MAX_MS 30000
+/* While no other pool is usable, an open pool is tried at the backoff
+ * pace but at least this often: one connection a second costs a pool
+ * nothing, and a pool that is back is found within a second. */
+#define ROUTER_LAST_RESORT_MAX_MS 1000
 
 struct router_pool {
 	const struct cfg_pool *cfg;
@@ -22,7 +27,13 @@ struct router_pool {
 	int failures;          /* consecutive */
 	int64_t failed_ms;     /* when the last counted failure happened */
 	int64_t opened_ms;     /* when the breaker last opened */
-	int64_t trial_ms;      /* when the last half-open trial started */
+	int64_t trial_ms;      /* when the last trial started */
+	bool trial;            /* a trial is out, not reported yet */
+	bool violated;         /* on probation since violation_ms */
+	int64_t violation_ms;
+	bool warned;           /* a warning was logged at warned_ms */
+	int64_t warned_ms;
+	uint64_t suppressed;   /* warnings held back since */
 };
 
 struct router {
@@ -30,6 +41,14 @@ struct router {
 	struct router_pool *pools;
 	int *order; /* pool indices, most preferred first */
 	size_t n;
+};
+
+/* How hard router_choose() is looking. */
+enum pick_mode {
+	PICK_HEALTHY = 0, /* closed and not failed since its last success */
+	PICK_ANY,         /* whatever the breaker lets through */
+	PICK_LAST_RESORT, /* nothing else is usable: trial at backoff pace */
+	PICK_MODE_MAX
 };
 
 static const struct cfg *router_sort_cfg;
@@ -89,79 +108,6 @@ router_pool(const struct router *r, int pool)
 	return pool >= 0 && (size_t)pool < r->n ? r->pools[pool].cfg : NULL;
 }
 
-/* Called with the lock held. */
-static bool
-allow_locked(struct router_pool *p, int64_t now_ms)
-{
-	int64_t timeout = p->cfg->breaker_timeout_ms;
-
-	if (!p->cfg->enabled)
-		return false;
-	switch (p->state) {
-	case BREAKER_CLOSED:
-		return true;
-	case BREAKER_OPEN:
-		if (now_ms - p->opened_ms < timeout)
-			return false;
-		p->state = BREAKER_HALF_OPEN;
-		p->trial_ms = now_ms;
-		return true;
-	case BREAKER_HALF_OPEN:
-		/* One trial at a time; a trial that never reported back
-		 * (its session vanished) expires after connect_timeout. */
-		if (now_ms - p->trial_ms < p->cfg->connect_timeout_ms)
-			return false;
-		p->trial_ms = now_ms;
-		return true;
-	case BREAKER_STATE_MAX:
-		break;
-	}
-	return false;
-}
-
-int
-router_pick(struct router *r, int64_t now_ms)
-{
-	int pick = -1;
-
-	pthread_mutex_lock(&r->lock);
-	for (size_t i = 0; i < r->n && pick < 0; i++)
-		if (allow_locked(&r->pools[r->order[i]], now_ms))
-			pick = r->order[i];
-	pthread_mutex_unlock(&r->lock);
-	return pick;
-}
-
-bool
-router_allow(struct router *r, int pool, int64_t now_ms)
-{
-	bool ok;
-
-	if (pool < 0 || (size_t)pool >= r->n)
-		return false;
-	pthread_mutex_lock(&r->lock);
-	ok = allow_locked(&r->pools[pool], now_ms);
-	pthread_mutex_unlock(&r->lock);
-	return ok;
-}
-
-void
-router_success(struct router *r, int pool)
-{
-	struct router_pool *p;
-
-	if (pool < 0 || (size_t)pool >= r->n)
-		return;
-	p = &r->pools[pool];
-	pthread_mutex_lock(&r->lock);
-	if (p->state != BREAKER_CLOSED)
-		log_info("router", "pool %s: circuit breaker closed (pool is "
-		    "back)", p->cfg->name);
-	p->state = BREAKER_CLOSED;
-	p->failures = 0;
-	pthread_mutex_unlock(&r->lock);
-}
-
 static int64_t
 backoff_for(int failures)
 {
@@ -172,15 +118,158 @@ backoff_for(int failures)
 	return ms < ROUTER_BACKOFF_MAX_MS ? ms : ROUTER_BACKOFF_MAX_MS;
 }
 
+/* A trial that never reported back (its session vanished) is given up
+ * after the longest a connection and its handshake may take. */
+static bool
+trial_free(const struct router_pool *p, int64_t now_ms)
+{
+	return !p->trial || now_ms - p->trial_ms >=
+	    p->cfg->connect_timeout_ms + p->cfg->handshake_timeout_ms;
+}
+
+static void
+trial_take(struct router_pool *p, int64_t now_ms)
+{
+	p->trial = true;
+	p->trial_ms = now_ms;
+}
+
+/* Called with the lock held. */
+static bool
+allow_locked(struct router_pool *p, enum pick_mode mode, int64_t now_ms)
+{
+	int64_t timeout = p->cfg->breaker_timeout_ms;
+	int64_t pace;
+
+	if (!p->cfg->enabled)
+		return false;
+	switch (p->state) {
+	case BREAKER_CLOSED:
+		if (mode != PICK_HEALTHY || p->failures == 0)
+			return true;
+		/* Suspect: one trial per breaker_timeout. */
+		if (now_ms - p->failed_ms < timeout || !trial_free(p, now_ms))
+			return false;
+		trial_take(p, now_ms);
+		return true;
+	case BREAKER_OPEN:
+		pace = backoff_for(p->failures);
+		if (pace > ROUTER_LAST_RESORT_MAX_MS)
+			pace = ROUTER_LAST_RESORT_MAX_MS;
+		if (now_ms - p->opened_ms < timeout &&
+		    (mode != PICK_LAST_RESORT || now_ms - p->opened_ms < pace))
+			return false;
+		p->state = BREAKER_HALF_OPEN;
+		trial_take(p, now_ms);
+		return true;
+	case BREAKER_HALF_OPEN:
+		/* One trial at a time. */
+		if (!trial_free(p, now_ms))
+			return false;
+		trial_take(p, now_ms);
+		return true;
+	case BREAKER_STATE_MAX:
+		break;
+	}
+	return false;
+}
+
+static bool
+valid(const struct router *r, int pool)
+{
+	return pool >= 0 && (size_t)pool < r->n;
+}
+
+int
+router_choose(struct router *r, int current, unsigned flags, int64_t now_ms)
+{
+	bool cur = valid(r, current);
+	int pick = -1;
+
+	pthread_mutex_lock(&r->lock);
+	if (flags & ROUTER_PINNED) {
+		if (cur && (allow_locked(&r->pools[current], PICK_ANY,
+		    now_ms) || allow_locked(&r->pools[current],
+		    PICK_LAST_RESORT, now_ms)))
+			pick = current;
+		goto out;
+	}
+	if (cur && !(flags & ROUTER_AVOID) &&
+	    allow_locked(&r->pools[current], PICK_ANY, now_ms)) {
+		pick = current;
+		goto out;
+	}
+	for (int mode = PICK_HEALTHY; mode <= PICK_ANY; mode++)
+		for (size_t i = 0; i < r->n; i++)
+			if (r->order[i] != current &&
+			    allow_locked(&r->pools[r->order[i]],
+			    (enum pick_mode)mode, now_ms)) {
+				pick = r->order[i];
+				goto out;
+			}
+	if (cur && (flags & ROUTER_AVOID) &&
+	    allow_locked(&r->pools[current], PICK_ANY, now_ms)) {
+		pick = current;
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (allow_locked(&r->pools[r->order[i]], PICK_LAST_RESORT,
+		    now_ms)) {
+			pick = r->order[i];
+			goto out;
+		}
+out:
+	pthread_mutex_unlock(&r->lock);
+	return pick;
+}
+
+int
+router_pick(struct router *r, int64_t now_ms)
+{
+	return router_choose(r, -1, 0, now_ms);
+}
+
+bool
+router_allow(struct router *r, int pool, int64_t now_ms)
+{
+	bool ok;
+
+	if (!valid(r, pool))
+		return false;
+	pthread_mutex_lock(&r->lock);
+	ok = allow_locked(&r->pools[pool], PICK_ANY, now_ms);
+	pthread_mutex_unlock(&r->lock);
+	return ok;
+}
+
 void
-router_failure(struct router *r, int pool, int64_t now_ms)
+router_success(struct router *r, int pool, int64_t now_ms)
 {
 	struct router_pool *p;
 
-	if (pool < 0 || (size_t)pool >= r->n)
+	if (!valid(r, pool))
 		return;
 	p = &r->pools[pool];
 	pthread_mutex_lock(&r->lock);
+	if (p->state != BREAKER_CLOSED)
+		log_info("router", "pool %s: circuit breaker closed (pool is "
+		    "back)", p->cfg->name);
+	p->state = BREAKER_CLOSED;
+	p->trial = false;
+	/* After a protocol violation, one good handshake is not enough to
+	 * forget: a pool that answers and then sends garbage again must
+	 * keep backing off. */
+	if (!p->violated || now_ms - p->violation_ms >= ROUTER_PROBATION_MS) {
+		p->violated = false;
+		p->failures = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void
+failure_locked(struct router_pool *p, int64_t now_ms)
+{
+	p->trial = false;
 	/* Sessions that fail together (a pool restart drops them all at
 	 * once) count as one failure: only one per backoff window counts. */
 	if (p->failures == 0 ||
@@ -193,12 +282,37 @@ router_failure(struct router *r, int pool, int64_t now_ms)
 	    p->failures >= p->cfg->breaker_failures)) {
 		if (p->state == BREAKER_CLOSED)
 			log_warnx("router", "pool %s: circuit breaker open "
-			    "after %d failures; retrying in %llds",
-			    p->cfg->name, p->failures,
+			    "after %d failures; next trial in %llds (sooner "
+			    "while no other pool is usable)", p->cfg->name,
+			    p->failures,
 			    (long long)(p->cfg->breaker_timeout_ms / 1000));
 		p->state = BREAKER_OPEN;
 		p->opened_ms = now_ms;
 	}
+}
+
+void
+router_failure(struct router *r, int pool, int64_t now_ms)
+{
+	if (!valid(r, pool))
+		return;
+	pthread_mutex_lock(&r->lock);
+	failure_locked(&r->pools[pool], now_ms);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void
+router_violation(struct router *r, int pool, int64_t now_ms)
+{
+	struct router_pool *p;
+
+	if (!valid(r, pool))
+		return;
+	p = &r->pools[pool];
+	pthread_mutex_lock(&r->lock);
+	failure_locked(p, now_ms);
+	p->violated = true;
+	p->violation_ms = now_ms;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -207,12 +321,37 @@ router_backoff_ms(struct router *r, int pool)
 {
 	int failures;
 
-	if (pool < 0 || (size_t)pool >= r->n)
+	if (!valid(r, pool))
 		return ROUTER_BACKOFF_MAX_MS;
 	pthread_mutex_lock(&r->lock);
 	failures = r->pools[pool].failures;
 	pthread_mutex_unlock(&r->lock);
 	return backoff_for(failures);
+}
+
+bool
+router_may_warn(struct router *r, int pool, int64_t now_ms,
+    uint64_t *suppressed)
+{
+	struct router_pool *p;
+	bool ok = false;
+
+	*suppressed = 0;
+	if (!valid(r, pool))
+		return true;
+	p = &r->pools[pool];
+	pthread_mutex_lock(&r->lock);
+	if (!p->warned || now_ms - p->warned_ms >= ROUTER_WARN_INTERVAL_MS) {
+		*suppressed = p->suppressed;
+		p->suppressed = 0;
+		p->warned = true;
+		p->warned_ms = now_ms;
+		ok = true;
+	} else {
+		p->suppressed++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ok;
 }
 
 enum breaker_state

@@ -45,6 +45,7 @@
 static void session_on_read(struct bufferevent *bev, void *arg);
 static void session_on_resume(evutil_socket_t fd, short what, void *arg);
 static void session_on_event(struct bufferevent *bev, short what, void *arg);
+static void session_arm_timer(struct session *s, int64_t ms);
 
 static const char *const session_state_names[SESSION_STATE_MAX] = {
 	"sniff", "stratum", "active", "draining", "closing"
@@ -206,12 +207,14 @@ session_drop(struct session *s, const char *why)
 		log_sdebug("session", s->id, "closed (%s): %s", s->peer_str,
 		    why);
 	s->state = SESSION_CLOSING;
+	passthrough_free(s);
+	guard_session_fini(s);
+	/* After anything that may queue output (answers to what was
+	 * pending): a freed session must not stay on the dirty list. */
 	if (s->dirty) {
 		TAILQ_REMOVE(&t->dirty, s, dirty_entry);
 		s->dirty = false;
 	}
-	passthrough_free(s);
-	guard_session_fini(s);
 	if (s->down != NULL)
 		bufferevent_free(s->down);
 	s->down = NULL;
@@ -260,12 +263,34 @@ static void
 session_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	const struct cfg_server *cfg = &s->t->proxy->cfg->server;
 
 	(void)fd;
 	(void)what;
 	switch (s->state) {
-	case SESSION_SNIFF:
 	case SESSION_STRATUM:
+		/* The miner asked; the pool has not answered (yet): its
+		 * handshake_timeout and pool_outage_hold cover that (and
+		 * bound the wait, with this as a last resort). */
+		if (passthrough_waiting_for_pool(s) &&
+		    (int64_t)time(NULL) - s->connected_at <
+		    (cfg->connection_timeout_ms +
+		    cfg->pool_outage_hold_ms) / 1000) {
+			log_sdebug("session", s->id, "%s: still waiting for "
+			    "the pool; connection_timeout restarted",
+			    s->peer_str);
+			session_arm_timer(s, cfg->connection_timeout_ms);
+			/* A read timeout stopped reading: start again. Only
+			 * then: adding a read event that libevent has just
+			 * timed out (taken out of the poll set, not yet run)
+			 * would leave it in the timer heap only, deaf to
+			 * data. */
+			if (!(bufferevent_get_enabled(s->down) & EV_READ))
+				bufferevent_enable(s->down, EV_READ);
+			break;
+		}
+		/* FALLTHROUGH */
+	case SESSION_SNIFF:
 		STAT_INC(s->t, handshake_timeouts);
 		log_sinfo("session", s->id, "%s: no subscribe and authorize "
 		    "within connection_timeout; closing", s->peer_str);
@@ -303,7 +328,7 @@ session_close_after_flush(struct session *s, const char *why)
 		log_sdebug("session", s->id, "closing (%s): %s", s->peer_str,
 		    why);
 	session_set_state(s, SESSION_CLOSING);
-	passthrough_release(s);
+	passthrough_give_up(s);
 	if (s->down == NULL)
 		return;
 	bufferevent_disable(s->down, EV_READ);

@@ -304,7 +304,7 @@ second = pool.summary()
 check(first["accepted"] > 0 and second["accepted"] > 0,
       "shares are accepted before and after the pool restart",
       (first["accepted"], second["accepted"]))
-check(loka.proc.wait_log(r"closed the connection; reconnecting"),
+check(loka.proc.wait_log(r"closed the connection.*; reconnecting"),
       "Loka noticed and reconnected")
 check(loka.stop() == 0, "loka exits 0")
 pools, _ = loka.accounting()

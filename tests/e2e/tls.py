@@ -379,7 +379,10 @@ front = Relay(pool.port, accept_tls=server_ctx(cert_pool))
 
 
 def tls_pool(extra=""):
-    return ("[[pools]]\nname = \"up\"\nurl = \"stratum+ssl://127.0.0.1:%d\"\n"
+    # Miners are held 1 s while no pool is usable: a refused pool answers
+    # them (error 20) soon.
+    return ("[server]\npool_outage_hold = \"1s\"\n"
+            "[[pools]]\nname = \"up\"\nurl = \"stratum+ssl://127.0.0.1:%d\"\n"
             "username = \"acct\"\nbreaker_failures = 2\n%s" %
             (front.port, extra))
 

@@ -3,7 +3,8 @@
  * passthrough.c) with a scripted miner on a socketpair and a scripted pool
  * on a loopback listener: id mapping (reused ids, answers out of order),
  * identity rewrite in authorize and submit, configure mask intersection,
- * the handshake states, and share accounting.
+ * the handshake states, share accounting, a black-hole pool's handshake
+ * moved to the next pool, and submits queued at give-up.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,6 +36,7 @@ struct rig {
 	struct proxy_thread *t;
 	struct worker *w;
 	int listen_fd;
+	int black_fd; /* a second pool's listener (setup_black), or -1 */
 	int miner; /* the test's end of the miner socketpair */
 	int pool;  /* the accepted upstream connection */
 	char mbuf[65536], pbuf[65536];
@@ -124,29 +126,52 @@ pool_reply(struct rig *r, json_t *req, const char *result_json)
 	send_line(r, r->pool, line);
 }
 
+/* A loopback listener; its port in *port. */
 static int
-setup(void **state)
+listener(int *port)
+{
+	struct sockaddr_in sin = { 0 };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * The rig: head (configuration text, e.g. a [server] section), pool "p"
+ * on listen_fd, and with black a pool "black" before it by priority on
+ * black_fd (accepts; the test never answers).
+ */
+static int
+rig_setup(void **state, const char *head, bool black)
 {
 	struct rig *r = xcalloc(1, sizeof(*r));
 	struct sockaddr_in sin = { 0 };
-	socklen_t sl = sizeof(sin);
 	struct cfg_diag errs = { 0 };
 	struct cfg_list none = { NULL, 0 };
-	char text[512];
-	int sv[2];
+	char text[1024], tail[512] = "";
+	int sv[2], port, bport;
 
 	evthread_use_pthreads();
 	r->pool = -1;
-	r->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(r->listen_fd, (struct sockaddr *)&sin,
-	    sizeof(sin)), 0);
-	assert_int_equal(listen(r->listen_fd, 4), 0);
-	getsockname(r->listen_fd, (struct sockaddr *)&sin, &sl);
-	snprintf(text, sizeof(text), "[[pools]]\nname = \"p\"\n"
-	    "url = \"stratum+tcp://127.0.0.1:%d\"\nusername = \"acct\"\n",
-	    ntohs(sin.sin_port));
+	r->black_fd = -1;
+	if (black) {
+		r->black_fd = listener(&bport);
+		snprintf(tail, sizeof(tail), "[[pools]]\nname = \"black\"\n"
+		    "url = \"stratum+tcp://127.0.0.1:%d\"\n"
+		    "username = \"acct\"\npriority = 0\n"
+		    "handshake_timeout = \"1s\"\n", bport);
+	}
+	r->listen_fd = listener(&port);
+	snprintf(text, sizeof(text), "%s[[pools]]\nname = \"p\"\n"
+	    "url = \"stratum+tcp://127.0.0.1:%d\"\nusername = \"acct\"\n"
+	    "priority = 1\n%s", head, port, tail);
 	r->cfg = cfg_load_string("t.toml", text, strlen(text), &errs, NULL);
 	assert_non_null(r->cfg);
 	atomic_init(&r->p.active, 0);
@@ -158,17 +183,39 @@ setup(void **state)
 	r->t = xcalloc(1, sizeof(*r->t));
 	r->t->proxy = &r->p;
 	r->t->worker = r->w;
-	r->t->acct = acct_table_new(1);
-	r->t->pools = xcalloc(1, sizeof(*r->t->pools));
+	r->t->acct = acct_table_new(r->cfg->npools);
+	r->t->pools = xcalloc(r->cfg->npools, sizeof(*r->t->pools));
 	worker_set_data(r->w, r->t);
 	session_thread_init(r->t);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	r->miner = sv[0];
+	sin.sin_family = AF_INET;
 	sin.sin_port = htons(40000);
 	session_accept(r->w, sv[1], (struct sockaddr *)&sin, sizeof(sin),
 	    NULL);
 	*state = r;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return rig_setup(state, "", false);
+}
+
+/* Pool "black" first (accepts, the test never answers), "p" second. */
+static int
+setup_black(void **state)
+{
+	return rig_setup(state, "", true);
+}
+
+/* Sessions held at most a second while no pool is there. */
+static int
+setup_short_hold(void **state)
+{
+	return rig_setup(state, "[server]\npool_outage_hold = \"1s\"\n",
+	    false);
 }
 
 static int
@@ -186,7 +233,10 @@ teardown(void **state)
 	close(r->miner);
 	if (r->pool >= 0)
 		close(r->pool);
-	close(r->listen_fd);
+	if (r->listen_fd >= 0)
+		close(r->listen_fd);
+	if (r->black_fd >= 0)
+		close(r->black_fd);
 	free(r);
 	return 0;
 }
@@ -464,6 +514,116 @@ test_local_answers(void **state)
 	json_decref(ans);
 }
 
+/*
+ * A pool that accepts and never answers: after its handshake_timeout the
+ * miner's subscribe and authorize go to the next pool, whose answers the
+ * miner gets; the black hole's failure is counted, the miner not closed.
+ */
+static void
+test_black_hole_moves_on(void **state)
+{
+	struct rig *r = *state;
+	struct pollfd pfd = { r->black_fd, POLLIN, 0 };
+	json_t *req, *ans;
+	int black = -1;
+
+	send_line(r, r->miner, "{\"id\":1,\"method\":\"mining.subscribe\","
+	    "\"params\":[\"test/1\"]}");
+	send_line(r, r->miner, "{\"id\":2,\"method\":\"mining.authorize\","
+	    "\"params\":[\"bc1qHole.rig1\",\"x\"]}");
+	for (int i = 0; i < 400 && poll(&pfd, 1, 5) != 1; i++)
+		pump(r);
+	black = accept(r->black_fd, NULL, NULL);
+	assert_true(black >= 0);
+	/* Nothing from "black"; "p" gets the same handshake, in order. */
+	req = at_pool(r);
+	assert_string_equal(json_string_value(json_object_get(req, "method")),
+	    "mining.subscribe");
+	pool_reply(r, req, "[[[\"mining.notify\",\"1\"]],\"0000beef\",4]");
+	json_decref(req);
+	req = at_pool(r);
+	assert_string_equal(json_string_value(json_object_get(req, "method")),
+	    "mining.authorize");
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(req, "params"), 0)), "acct.bc1qHole_rig1");
+	pool_reply(r, req, "true");
+	json_decref(req);
+	ans = from_miner_side(r);
+	assert_int_equal(json_integer_value(json_object_get(ans, "id")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(ans, "result"), 1)), "0000beef");
+	json_decref(ans);
+	ans = from_miner_side(r);
+	assert_int_equal(json_integer_value(json_object_get(ans, "id")), 2);
+	assert_true(json_is_true(json_object_get(ans, "result")));
+	json_decref(ans);
+	assert_int_equal(the_session(r)->state, SESSION_ACTIVE);
+	assert_int_equal(the_session(r)->pool, 0);
+	/* Pool 1 is "black" (second in the file). */
+	assert_int_equal(r->t->pools[1].failures, 1);
+	assert_int_equal(r->t->pools[1].handshake_timeouts, 1);
+	assert_int_equal(r->t->pools[0].ready, 1);
+	assert_int_equal(r->t->pools[1].ready, 0);
+	close(black);
+}
+
+/* Answer 20 expected for id, from the miner's side. */
+static void
+expect_error_20(struct rig *r, int id)
+{
+	json_t *ans = from_miner_side(r);
+
+	assert_int_equal(json_integer_value(json_object_get(ans, "id")), id);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(ans,
+	    "error"), 0)), 20);
+	json_decref(ans);
+}
+
+/*
+ * The pool goes away for good: submits sent meanwhile wait, and when
+ * pool_outage_hold runs out they are answered with error 20 and booked
+ * as rejected "other"; then the miner is closed.
+ */
+static void
+test_queued_submits_at_give_up(void **state)
+{
+	struct rig *r = *state;
+	const struct acct_counts *c;
+	char buf[256];
+
+	handshake(r);
+	close(r->pool);
+	r->pool = -1;
+	close(r->listen_fd);
+	r->listen_fd = -1;
+	for (int i = 0; i < 20; i++) {
+		pump(r);
+		usleep(5000);
+	}
+	assert_int_equal(the_session(r)->up_state, UP_BACKOFF);
+	send_line(r, r->miner, "{\"id\":3,\"method\":\"mining.submit\","
+	    "\"params\":[\"bc1qCaseKept.rig#1\",\"j1\",\"00000001\","
+	    "\"5f000001\",\"12345678\"]}");
+	send_line(r, r->miner, "{\"id\":4,\"method\":\"mining.submit\","
+	    "\"params\":[\"bc1qCaseKept.rig#1\",\"j1\",\"00000002\","
+	    "\"5f000001\",\"12345678\"]}");
+	/* Held, not answered yet. */
+	assert_int_equal(the_session(r)->backlog_lines, 2);
+	expect_error_20(r, 3);
+	expect_error_20(r, 4);
+	c = acct_pool_counts(r->t->acct, 0);
+	assert_int_equal(c->accepted, 0);
+	assert_int_equal(c->rejected[ACCT_REJ_OTHER], 2);
+	assert_int_equal(r->t->pools[0].rejected[ACCT_REJ_OTHER], 2);
+	/* Then the miner is closed. */
+	for (int i = 0; i < 100 && !TAILQ_EMPTY(&r->t->sessions); i++) {
+		pump(r);
+		usleep(5000);
+	}
+	assert_true(TAILQ_EMPTY(&r->t->sessions));
+	assert_int_equal(read(r->miner, buf, sizeof(buf)), 0);
+}
+
 int
 main(void)
 {
@@ -479,6 +639,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_configure_mask, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_local_answers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_black_hole_moves_on,
+		    setup_black, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_queued_submits_at_give_up, setup_short_hold,
 		    teardown),
 	};
 

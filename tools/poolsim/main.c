@@ -9,6 +9,9 @@
  *   SIGUSR1          write the summary, keep running
  *   SIGHUP           broadcast a new block (a clean job) now
  *   SIGUSR2          send client.reconnect [] to every connection
+ *
+ * Fault modes (--silent, --no-authorize, --oversize-line) make it a pool
+ * that misbehaves, for Loka's failover tests.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -52,11 +55,24 @@ static const char poolsim_usage[] =
     "  --reject-extranonce-subscribe\n"
     "                            close connections that send\n"
     "                            mining.extranonce.subscribe\n"
+    "  --silent                  fault: accept connections, read them,\n"
+    "                            never answer anything\n"
+    "  --no-authorize            fault: answer everything but\n"
+    "                            mining.authorize\n"
+    "  --oversize-line           fault: after answering mining.subscribe,\n"
+    "                            send one 10 MB line\n"
     "  --log-level LEVEL         error, warn, info (default), debug, trace\n"
     "  -h, --help                this text\n"
     "\n"
     "Signals: SIGUSR1 writes the summary, SIGHUP sends a new block,\n"
     "SIGUSR2 sends client.reconnect to every connection.\n";
+
+static const char *const fault_names[POOLSIM_FAULT_MAX] = {
+	[POOLSIM_FAULT_NONE] = "",
+	[POOLSIM_FAULT_SILENT] = ", fault: silent",
+	[POOLSIM_FAULT_NO_AUTHORIZE] = ", fault: no authorize",
+	[POOLSIM_FAULT_OVERSIZE_LINE] = ", fault: oversize line",
+};
 
 struct poolsim_loop {
 	struct event_base	*base;
@@ -112,7 +128,8 @@ poolsim_parse(int argc, char **argv, struct poolsim_opts *o, int *level)
 		OPT_BIND = 256, OPT_PORT_FILE, OPT_DIFFICULTY,
 		OPT_NOTIFY_INTERVAL, OPT_CLEAN_EVERY, OPT_TRUST, OPT_EN1,
 		OPT_EN2, OPT_MASK, OPT_SUMMARY, OPT_LOG_LEVEL, OPT_PREFIX,
-		OPT_REJECT_XSUB
+		OPT_REJECT_XSUB, OPT_SILENT, OPT_NO_AUTHORIZE,
+		OPT_OVERSIZE_LINE
 	};
 	static const struct option opts[] = {
 		{ "bind", required_argument, NULL, OPT_BIND },
@@ -130,6 +147,9 @@ poolsim_parse(int argc, char **argv, struct poolsim_opts *o, int *level)
 		{ "user-prefix", required_argument, NULL, OPT_PREFIX },
 		{ "reject-extranonce-subscribe", no_argument, NULL,
 		    OPT_REJECT_XSUB },
+		{ "silent", no_argument, NULL, OPT_SILENT },
+		{ "no-authorize", no_argument, NULL, OPT_NO_AUTHORIZE },
+		{ "oversize-line", no_argument, NULL, OPT_OVERSIZE_LINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -221,6 +241,15 @@ poolsim_parse(int argc, char **argv, struct poolsim_opts *o, int *level)
 			break;
 		case OPT_REJECT_XSUB:
 			o->reject_extranonce_subscribe = true;
+			break;
+		case OPT_SILENT:
+			o->fault = POOLSIM_FAULT_SILENT;
+			break;
+		case OPT_NO_AUTHORIZE:
+			o->fault = POOLSIM_FAULT_NO_AUTHORIZE;
+			break;
+		case OPT_OVERSIZE_LINE:
+			o->fault = POOLSIM_FAULT_OVERSIZE_LINE;
 			break;
 		case 'h':
 			fputs(poolsim_usage, stdout);
@@ -343,9 +372,9 @@ main(int argc, char **argv)
 	printf("loka-poolsim listening on %s\n", addr);
 	fflush(stdout);
 	log_info("poolsim", "listening on %s (pid %ld): difficulty %g, "
-	    "extranonce %zu+%zu, version mask %08x%s", addr, (long)getpid(),
+	    "extranonce %zu+%zu, version mask %08x%s%s", addr, (long)getpid(),
 	    o.difficulty, o.en1_size, o.en2_size, (unsigned)o.version_mask,
-	    o.trust ? ", trusting shares" : "");
+	    o.trust ? ", trusting shares" : "", fault_names[o.fault]);
 
 	if (event_base_dispatch(l.base) < 0) {
 		log_errorx("poolsim", "event loop failed");

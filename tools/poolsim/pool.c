@@ -28,6 +28,13 @@
  * Peer-controlled sizes are capped: line length, input buffered, output
  * pending (a client that stops reading is closed), names and their number,
  * duplicate fingerprints per connection and in total.
+ *
+ * Fault modes (o->fault): --silent reads and discards everything;
+ * --no-authorize leaves mining.authorize unanswered; --oversize-line,
+ * after answering mining.subscribe, streams one POOLSIM_OVERSIZE_BYTES
+ * line in OVERSIZE_CHUNK pieces from the write callback (so the output
+ * cap still holds), reading nothing meanwhile (so no reply lands inside
+ * the line).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,6 +90,8 @@
 #define CONN_REJECTS_LOGGED	20
 /* Extensions of one mining.configure answered; the rest are ignored. */
 #define POOL_CONFIGURE_MAX	32
+/* --oversize-line writes its line this much at a time. */
+#define OVERSIZE_CHUNK		(64 * 1024)
 
 enum conn_state {
 	CONN_CONNECTED = 0,	/* before mining.subscribe */
@@ -125,6 +134,7 @@ struct conn {
 	struct conn_job	 jobs[JOBS_KEEP];	/* oldest first */
 	size_t		 njobs;
 	size_t		 ndups;		/* fingerprints held, all jobs */
+	size_t		 oversize_left;	/* --oversize-line bytes to send */
 };
 
 struct pool {
@@ -304,6 +314,41 @@ conn_send_job(struct conn *c, const struct jobs_job *j, bool clean)
 	evbuffer_add(conn_out(c), j->notify[clean], j->notify_len[clean]);
 }
 
+/* --oversize-line: the next piece of the line; its end has a newline. */
+static void
+conn_send_oversize(struct conn *c)
+{
+	static const char head[] = "{\"id\":null,\"method\":\"mining.notify\","
+	    "\"params\":[\"";
+	static const char tail[] = "\"]}\n";
+	char buf[OVERSIZE_CHUNK];
+	size_t n, fill;
+
+	if (c->oversize_left == 0)
+		return;
+	if (c->oversize_left == POOLSIM_OVERSIZE_BYTES) {
+		evbuffer_add(conn_out(c), head, sizeof(head) - 1);
+		c->oversize_left -= sizeof(head) - 1;
+	}
+	n = c->oversize_left < sizeof(buf) ? c->oversize_left : sizeof(buf);
+	fill = c->oversize_left == n ? n - (sizeof(tail) - 1) : n;
+	memset(buf, 'a', fill);
+	if (fill < n)
+		memcpy(buf + fill, tail, sizeof(tail) - 1);
+	evbuffer_add(conn_out(c), buf, n);
+	c->oversize_left -= n;
+	/* Nothing else may land inside the line: requests wait. */
+	if (c->oversize_left > 0) {
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	log_sinfo("poolsim", c->id, "oversize line sent (%d bytes)",
+	    POOLSIM_OVERSIZE_BYTES);
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		event_active(c->resume, EV_READ, 0);
+}
+
 /* The connection's record of an authorized name, or NULL. */
 static struct stats_worker *
 conn_worker(const struct conn *c, const char *name)
@@ -410,6 +455,13 @@ conn_subscribe(struct conn *c, const struct msg *m)
 	conn_send_job(c, jobs_current(p->jobs), true);
 	log_sdebug("poolsim", c->id, "subscribed, extranonce1 %s",
 	    c->en1_hex);
+	if (p->o->fault == POOLSIM_FAULT_OVERSIZE_LINE &&
+	    c->oversize_left == 0) {
+		log_sinfo("poolsim", c->id, "sending an oversize line "
+		    "(--oversize-line)");
+		c->oversize_left = POOLSIM_OVERSIZE_BYTES;
+		conn_send_oversize(c);
+	}
 }
 
 static void
@@ -420,6 +472,11 @@ conn_authorize(struct conn *c, const struct msg *m)
 	struct stats_worker *w = NULL;
 	size_t len = name != NULL ? strlen(name) : 0;
 
+	if (c->pool->o->fault == POOLSIM_FAULT_NO_AUTHORIZE) {
+		log_sinfo("poolsim", c->id, "authorize of \"%s\" left "
+		    "unanswered (--no-authorize)", name != NULL ? name : "-");
+		return;
+	}
 	if (len == 0 || len > POOL_NAME_MAX) {
 		log_swarnx("poolsim", c->id, "authorize refused: bad name");
 	} else if (prefix != NULL && strncmp(name, prefix,
@@ -680,7 +737,11 @@ conn_process(struct conn *c, size_t budget)
 	size_t len;
 	int rc;
 
-	while (c->state < CONN_FLUSHING) {
+	if (c->pool->o->fault == POOLSIM_FAULT_SILENT) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	while (c->state < CONN_FLUSHING && c->oversize_left == 0) {
 		if (budget-- == 0) {
 			event_active(c->resume, EV_READ, 0);
 			return;
@@ -733,6 +794,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->state == CONN_FLUSHING &&
 	    evbuffer_get_length(conn_out(c)) == 0)
 		conn_linger(c);
+	else if (c->state == CONN_SUBSCRIBED && c->oversize_left > 0)
+		conn_send_oversize(c);
 	conn_leave(c);
 }
 

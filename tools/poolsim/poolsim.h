@@ -26,6 +26,18 @@
 
 struct event_base;
 
+/* Faults a pool can be told to show, for failover tests. */
+enum poolsim_fault {
+	POOLSIM_FAULT_NONE = 0,
+	POOLSIM_FAULT_SILENT,		/* accept, read, never answer */
+	POOLSIM_FAULT_NO_AUTHORIZE,	/* never answer mining.authorize */
+	POOLSIM_FAULT_OVERSIZE_LINE,	/* a 10 MB line after subscribe */
+	POOLSIM_FAULT_MAX
+};
+
+/* The line --oversize-line sends: far over any sane client's cap. */
+#define POOLSIM_OVERSIZE_BYTES	(10 * 1024 * 1024)
+
 /* Settings from the command line; read-only once the pool runs. */
 struct poolsim_opts {
 	const char	*bind;		/* "host:port" */
@@ -40,6 +52,7 @@ struct poolsim_opts {
 	uint32_t	 version_mask;	/* offered in mining.configure */
 	bool		 trust;		/* skip hashing */
 	bool		 reject_extranonce_subscribe;
+	enum poolsim_fault fault;
 };
 
 /* Difficulty bounds for --difficulty and mining.suggest_difficulty. */
