@@ -236,8 +236,10 @@ test_postgresql(void **state)
 	struct db *db;
 
 	(void)state;
-	if (base == NULL || base[0] == '\0')
+	if (base == NULL || base[0] == '\0') {
 		skip();
+		return;
+	}
 	/* A schema of this test's own, dropped at the end. */
 	db = db_open(base, 5000, err, sizeof(err));
 	assert_non_null(db);
