@@ -56,6 +56,21 @@ count(void *arg, const struct history_point *pt)
 	return 0;
 }
 
+/* A positive integer argument, or exit 2. */
+static int
+arg_int(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s || *end != '\0' || v < 0 || v > 10000000) {
+		fprintf(stderr, "loka-bench-history: \"%s\" is not a count\n",
+		    s);
+		exit(2);
+	}
+	return (int)v;
+}
+
 static int
 cmp(const void *a, const void *b)
 {
@@ -100,11 +115,11 @@ main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc)
-			workers = atoi(argv[++i]);
+			workers = arg_int(argv[++i]);
 		else if (strcmp(argv[i], "--days") == 0 && i + 1 < argc)
-			days = atoi(argv[++i]);
+			days = arg_int(argv[++i]);
 		else if (strcmp(argv[i], "--minute-days") == 0 && i + 1 < argc)
-			minute_days = atoi(argv[++i]);
+			minute_days = arg_int(argv[++i]);
 		else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
 			url = argv[++i];
 		else {
