@@ -30,6 +30,7 @@ static const char usage[] =
     "  distributions --pool NAME --date D [--json]\n"
     "                       print day D's shares\n"
     "  status               a running instance at a glance (its API)\n"
+    "  workers [--offline]  its workers by state: what stopped, since when\n"
     "  version              print the version\n"
     "\n"
     "`loka-stratum <command> --help` tells more about a command.\n"
@@ -68,6 +69,8 @@ main(int argc, char **argv)
 		return cmd_database(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "workers") == 0)
+		return cmd_workers(argc - 1, argv + 1);
 	if (strcmp(cmd, "journal") == 0)
 		return cmd_journal(argc - 1, argv + 1);
 	if (strcmp(cmd, "earnings") == 0)

@@ -1,32 +1,23 @@
 /*
- * cmd_status.c: `loka-stratum status`: a running instance at a glance,
- * through its JSON API (the [metrics] listener): miners, hashrate, shares,
- * pools, the books.
+ * cmd_status.c: `loka-stratum status` and `loka-stratum workers`: a
+ * running instance at a glance, and its workers by state, through its
+ * JSON API (the [metrics] listener; cli_api.c).
  *
  * The address comes from the configuration (-c FILE, else
  * loka-stratum.toml when present, else defaults and the environment) or
  * --url http://HOST:PORT. Plain HTTP on loopback or a trusted network;
  * an HTTPS listener is reported as such (use curl there).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
 #include "util/xmalloc.h"
-
-/* An answer larger than this is not the status API's. */
-#define STATUS_BODY_MAX (4 * 1024 * 1024)
-#define STATUS_TIMEOUT_MS 5000
 
 static const char status_usage[] =
     "usage: loka-stratum status [-c FILE] [--url http://HOST:PORT] [--json]\n"
@@ -44,118 +35,6 @@ static const char status_usage[] =
     "\n"
     "Exit status: 0 ok, 1 the instance cannot be reached or answers with an\n"
     "error, 2 usage or configuration error.\n";
-
-/* GET path from host:port; the body (NUL-terminated) and the status. */
-static char *
-http_get(const char *host, const char *port, const char *path, int *status,
-    char *err, size_t errlen)
-{
-	struct addrinfo hints = { 0 }, *ai = NULL, *a;
-	char *req, *buf = NULL, *body;
-	size_t len = 0, cap = 0;
-	int fd = -1, rc;
-
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(host, port, &hints, &ai);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s:%s: %s", host, port,
-		    gai_strerror(rc));
-		return NULL;
-	}
-	for (a = ai; a != NULL && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-			snprintf(err, errlen, "cannot reach %s:%s: %s (is Loka "
-			    "running, with [metrics] enabled?)", host, port,
-			    strerror(errno));
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(ai);
-	if (fd < 0)
-		return NULL;
-	req = xasprintf("GET %s HTTP/1.0\r\nHost: %s:%s\r\nAccept: "
-	    "application/json\r\nConnection: close\r\n\r\n", path, host, port);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-		snprintf(err, errlen, "%s:%s: %s", host, port, strerror(errno));
-		goto fail;
-	}
-	for (;;) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		ssize_t n;
-
-		if (poll(&pfd, 1, STATUS_TIMEOUT_MS) <= 0) {
-			snprintf(err, errlen, "%s:%s did not answer within %d s",
-			    host, port, STATUS_TIMEOUT_MS / 1000);
-			goto fail;
-		}
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 16384;
-			if (cap > STATUS_BODY_MAX) {
-				snprintf(err, errlen, "%s:%s: answer too large",
-				    host, port);
-				goto fail;
-			}
-			buf = xreallocarray(buf, cap, 1);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	free(req);
-	if (buf == NULL) {
-		snprintf(err, errlen, "%s:%s closed without answering (an HTTPS "
-		    "listener?)", host, port);
-		return NULL;
-	}
-	buf[len] = '\0';
-	if (sscanf(buf, "HTTP/%*d.%*d %d", status) != 1 ||
-	    (body = strstr(buf, "\r\n\r\n")) == NULL) {
-		snprintf(err, errlen, "%s:%s does not speak HTTP (an HTTPS "
-		    "listener?)", host, port);
-		free(buf);
-		return NULL;
-	}
-	memmove(buf, body + 4, strlen(body + 4) + 1);
-	return buf;
-fail:
-	close(fd);
-	free(req);
-	free(buf);
-	return NULL;
-}
-
-/* GET an API path as JSON; NULL with a message printed. */
-static json_t *
-api_get(const char *host, const char *port, const char *path)
-{
-	char err[512], *body;
-	json_error_t jerr;
-	json_t *j;
-	int status = 0;
-
-	body = http_get(host, port, path, &status, err, sizeof(err));
-	if (body == NULL) {
-		fprintf(stderr, "loka-stratum status: %s\n", err);
-		return NULL;
-	}
-	j = json_loads(body, 0, &jerr);
-	free(body);
-	if (j == NULL || status != 200) {
-		fprintf(stderr, "loka-stratum status: GET %s: HTTP %d%s%s\n",
-		    path, status, j != NULL ? ": " : " (not JSON)",
-		    j != NULL && json_is_string(json_object_get(j, "error")) ?
-		    json_string_value(json_object_get(j, "error")) : "");
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
 
 static const char *
 si(double v, char *buf, size_t len, const char *unit)
@@ -226,36 +105,6 @@ print_status(json_t *st, json_t *pools)
 		    "(disk full?)\n");
 }
 
-/* Split http://HOST:PORT (or HOST:PORT, [v6]:PORT). */
-static int
-split_url(const char *url, char *host, size_t hlen, char *port, size_t plen)
-{
-	const char *h = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
-	const char *end = h + strcspn(h, "/"), *colon;
-
-	if (strncmp(url, "https://", 8) == 0)
-		return -1;
-	if (*h == '[') {
-		const char *rb = memchr(h, ']', (size_t)(end - h));
-
-		if (rb == NULL || rb[1] != ':')
-			return -1;
-		snprintf(host, hlen, "%.*s", (int)(rb - h - 1), h + 1);
-		colon = rb + 1;
-	} else {
-		colon = memchr(h, ':', (size_t)(end - h));
-		if (colon == NULL)
-			return -1;
-		snprintf(host, hlen, "%.*s", (int)(colon - h), h);
-	}
-	snprintf(port, plen, "%.*s", (int)(end - colon - 1), colon + 1);
-	if (strcmp(host, "0.0.0.0") == 0)
-		snprintf(host, hlen, "127.0.0.1");
-	else if (strcmp(host, "::") == 0)
-		snprintf(host, hlen, "::1");
-	return host[0] != '\0' && port[0] != '\0' ? 0 : -1;
-}
-
 int
 cmd_status(int argc, char **argv)
 {
@@ -270,7 +119,6 @@ cmd_status(int argc, char **argv)
 	char host[256], port[16];
 	bool as_json = false;
 	json_t *st, *pools;
-	struct cfg *c = NULL;
 	int ch;
 
 	optind = 1;
@@ -298,35 +146,12 @@ cmd_status(int argc, char **argv)
 		    "\"%s\"\n%s", argv[optind], status_usage);
 		return CLI_EXIT_USAGE;
 	}
-	if (url == NULL) {
-		c = cli_load_config(config, NULL);
-		if (c == NULL)
-			return CLI_EXIT_USAGE;
-		if (!c->metrics.enabled) {
-			fprintf(stderr, "loka-stratum status: [metrics] enabled "
-			    "is false in %s: the instance has no API to ask\n",
-			    c->path);
-			cfg_free(c);
-			return CLI_EXIT_USAGE;
-		}
-		if (c->metrics.tls_cert_file[0] != '\0') {
-			fprintf(stderr, "loka-stratum status: the API is HTTPS "
-			    "(%s): use curl https://%s/api/v1/status\n",
-			    c->metrics.bind, c->metrics.bind);
-			cfg_free(c);
-			return CLI_EXIT_USAGE;
-		}
-		url = c->metrics.bind;
-	}
-	if (split_url(url, host, sizeof(host), port, sizeof(port)) != 0) {
-		fprintf(stderr, "loka-stratum status: \"%s\" is not "
-		    "http://HOST:PORT\n", url);
-		cfg_free(c);
+	if (cli_api_address("status", config, url, host, sizeof(host), port,
+	    sizeof(port)) != 0)
 		return CLI_EXIT_USAGE;
-	}
-	cfg_free(c);
-	st = api_get(host, port, "/api/v1/status");
-	pools = st != NULL ? api_get(host, port, "/api/v1/pools") : NULL;
+	st = cli_api_get("status", host, port, "/api/v1/status");
+	pools = st != NULL ? cli_api_get("status", host, port,
+	    "/api/v1/pools") : NULL;
 	if (st == NULL || pools == NULL) {
 		json_decref(st);
 		return CLI_EXIT_FAILURE;
@@ -343,5 +168,147 @@ cmd_status(int argc, char **argv)
 	}
 	json_decref(st);
 	json_decref(pools);
+	return CLI_EXIT_OK;
+}
+
+static const char workers_usage[] =
+    "usage: loka-stratum workers [-c FILE] [--url http://HOST:PORT]\n"
+    "                            [--offline | --slow | --state STATE] [--json]\n"
+    "\n"
+    "The workers of the books by state (online, slow, offline), offline and\n"
+    "slow first, the longest in their state first: what has stopped or\n"
+    "slowed down, and since when.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE  configuration file: where the API listens\n"
+    "      --url URL      the API's address instead, http://HOST:PORT\n"
+    "      --offline      only the offline workers (--slow: the slow ones)\n"
+    "      --state STATE  online, slow, offline or all (default all)\n"
+    "      --json         the API's answer as it is\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 ok, 1 the instance cannot be reached or answers with an\n"
+    "error, 2 usage or configuration error.\n";
+
+static void
+ago(int64_t s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s / 60 % 60));
+	else
+		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+}
+
+int
+cmd_workers(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "state", required_argument, NULL, 's' },
+		{ "offline", no_argument, NULL, 'o' },
+		{ "slow", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *url = NULL, *state = "all";
+	char host[256], port[16], *path;
+	bool as_json = false;
+	json_t *j, *w;
+	size_t i;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'u':
+			url = optarg;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'o':
+			state = "offline";
+			break;
+		case 'w':
+			state = "slow";
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		case 'h':
+			fputs(workers_usage, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(workers_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (strcmp(state, "all") != 0 &&
+	    strcmp(state, "online") != 0 && strcmp(state, "slow") != 0 &&
+	    strcmp(state, "offline") != 0)) {
+		fprintf(stderr, "loka-stratum workers: %s\n%s", optind != argc ?
+		    "unexpected argument" : "--state is online, slow, offline "
+		    "or all", workers_usage);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_api_address("workers", config, url, host, sizeof(host), port,
+	    sizeof(port)) != 0)
+		return CLI_EXIT_USAGE;
+	path = xasprintf("/api/v1/workers?state=%s&per_page=1000", state);
+	j = cli_api_get("workers", host, port, path);
+	free(path);
+	if (j == NULL)
+		return CLI_EXIT_FAILURE;
+	if (as_json) {
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
+	{
+		json_t *c = json_object_get(j, "counts");
+
+		printf("%lld online, %lld slow, %lld offline\n",
+		    (long long)json_integer_value(json_object_get(c, "online")),
+		    (long long)json_integer_value(json_object_get(c, "slow")),
+		    (long long)json_integer_value(json_object_get(c,
+		    "offline")));
+	}
+	if (json_array_size(json_object_get(j, "workers")) > 0)
+		printf("%-8s %-9s %-40s %-12s %s\n", "STATE", "FOR", "WORKER",
+		    "HASHRATE", "24 H");
+	json_array_foreach(json_object_get(j, "workers"), i, w) {
+		char who[300], b1[32], b2[32], since[32];
+		int64_t now = (int64_t)time(NULL);
+
+		snprintf(who, sizeof(who), "%s / %s.%s", json_string_value(
+		    json_object_get(w, "pool")), json_string_value(
+		    json_object_get(w, "miner")), json_string_value(
+		    json_object_get(w, "worker")));
+		ago(now - json_integer_value(json_object_get(w, "since")), since,
+		    sizeof(since));
+		printf("%-8s %-9s %-40s %-12s %s\n", json_string_value(
+		    json_object_get(w, "state")), since, who,
+		    si(json_number_value(json_object_get(w, "hashrate")), b1,
+		    sizeof(b1), "H/s"), si(json_number_value(json_object_get(w,
+		    "hashrate_24h")), b2, sizeof(b2), "H/s"));
+	}
+	if (json_integer_value(json_object_get(j, "total")) >
+	    (json_int_t)json_array_size(json_object_get(j, "workers")))
+		printf("... and %lld more (--json, or the API's page and "
+		    "per_page)\n", (long long)(json_integer_value(
+		    json_object_get(j, "total")) - (json_int_t)json_array_size(
+		    json_object_get(j, "workers"))));
+	json_decref(j);
 	return CLI_EXIT_OK;
 }

@@ -4,13 +4,14 @@
 Two simulated rigs mine; one stops. Within [monitoring]
 worker_offline_after (plus the check interval) it is offline in
 /api/v1/workers?state=offline, in loka_workers{state} and in the log
-(once); the other stays online. It comes back online when it mines again,
+(once) and `loka-stratum workers --offline`; the other stays online. It comes back online when it mines again,
 and the states survive a restart of Loka (they come from the books).
 Slow workers are judged over minutes of history: tests/unit/test_watch.c.
 """
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -63,6 +64,19 @@ time.sleep(2)
 log = loka.proc.text()
 check(len(re.findall(r"bc1qFarm / b: online -> offline", log)) == 1,
       "the change is logged once", re.findall(r"\[workers\].*", log))
+url = "http://127.0.0.1:%d" % loka.metrics_port
+out = subprocess.run([e.LOKA, "workers", "--offline", "--url", url],
+                     capture_output=True, text=True, timeout=20)
+check(out.returncode == 0 and "1 online, 0 slow, 1 offline" in out.stdout and
+      re.search(r"offline +\d+s +cli / bc1qFarm\.b", out.stdout) and
+      "bc1qFarm.a" not in out.stdout,
+      "loka-stratum workers --offline: the stopped rig, for how long",
+      out.stdout + out.stderr)
+out = subprocess.run([e.LOKA, "workers", "--url", "http://127.0.0.1:%d" %
+                      e.free_port()], capture_output=True, text=True,
+                     timeout=20)
+check(out.returncode == 1 and "cannot reach" in out.stderr,
+      "workers: an instance that cannot be reached exits 1", out.stderr)
 st, body = loka.get("/api/v1/workers?state=gone")
 check(st == 400 and "state" in body.get("error", ""), "a bad state: 400",
       body)
