@@ -28,6 +28,8 @@
 static char dir[64];
 static struct db *db;
 
+static void sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 sql(const char *fmt, ...)
 {
