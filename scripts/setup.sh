@@ -18,6 +18,7 @@ packages=(
   prometheus-alertmanager              # amtool, the Alertmanager example's test
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
+  libjs-chart.js                       # the dashboard's charts (compiled in)
 )
 # The arm64 stage of scripts/test.sh, on an amd64 machine (CI's): a cross
 # compiler and C library, and an emulator for the unit tests.

@@ -302,6 +302,29 @@ api_metrics(struct api *a, struct evhttp_request *req)
  * is one file, hence inline script and style).
  */
 static void
+api_asset(struct evhttp_request *req, const char *type,
+    const unsigned char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", type);
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* Compiled in: it changes only with the binary. */
+	evhttp_add_header(h, "Cache-Control", "max-age=86400");
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evbuffer_add(out, body, len);
+	} else {
+		char n[32];
+
+		snprintf(n, sizeof(n), "%zu", len);
+		evhttp_add_header(h, "Content-Length", n);
+	}
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
 api_dashboard(struct evhttp_request *req)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -420,6 +443,14 @@ api_on_request(struct evhttp_request *req, void *arg)
 			    "{\"error\":\"method not allowed\"}\n");
 		else
 			api_dashboard(req);
+	} else if (a->cfg->metrics.dashboard &&
+	    strcmp(path, "/assets/chart.min.js") == 0) {
+		if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+			api_json(req, 405,
+			    "{\"error\":\"method not allowed\"}\n");
+		else
+			api_asset(req, "application/javascript; charset=utf-8",
+			    api_chartjs, api_chartjs_len);
 	} else if ((check = api_route_check(path)) < 0 &&
 	    strcmp(path, "/metrics") != 0 &&
 	    strcmp(path, "/metrics/prometheus") != 0 &&

@@ -13,5 +13,8 @@
 /* The page's bytes (followed by a NUL not counted in the length). */
 extern const unsigned char api_dashboard_html[];
 extern const size_t api_dashboard_html_len;
+/* Chart.js (Debian's libjs-chart.js), served at /assets/chart.min.js. */
+extern const unsigned char api_chartjs[];
+extern const size_t api_chartjs_len;
 
 #endif

@@ -110,7 +110,48 @@ class Broken(BaseHTTPRequestHandler):
 
 
 pool = Pool("--difficulty", "0.00001", "--user-prefix", "acct.")
-loka = Loka(args=["--pool", "stratum+tcp://acct@127.0.0.1:%d" % pool.port])
+loka = Loka(config="[monitoring]\nworker_offline_after = \"10s\"\n"
+            "worker_check_interval = \"1s\"\n",
+            args=["--pool", "stratum+tcp://acct@127.0.0.1:%d" % pool.port])
+
+
+def png_pixels(path):
+    """The RGB(A) rows of a non-interlaced 8-bit PNG (what chromium
+    writes), as lists of pixel tuples."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    pos, idat, w, h, ch = 8, b"", 0, 0, 3
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+            ch = {2: 3, 6: 4}[ctype]
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw, rows, prev = zlib.decompress(idat), [], bytearray(w * ch)
+    stride = w * ch
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(
+            raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - ch] if i >= ch else 0
+            b, c = prev[i], prev[i - ch] if i >= ch else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pr = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pr) & 255
+        rows.append([tuple(line[i:i + 3]) for i in range(0, stride, ch)])
+        prev = line
+    return rows
 
 # --- the page and its headers --------------------------------------------
 for path in ("/", "/index.html"):
@@ -138,21 +179,37 @@ text = PAGE.decode("utf-8")
 check(len(PAGE) < 30 * 1024, "the page is under 30 KiB", len(PAGE))
 links = re.findall(r"""\b(?:src|href|action)\s*=\s*["']?([^"'\s>]*)""",
                    text, re.I)
-external = [u for u in links if not u.startswith(("data:", "#"))] + \
+external = [u for u in links if not u.startswith(("data:", "#")) and
+            u != "/assets/chart.min.js"] + \
     re.findall(r"\burl\(|@import", text, re.I)
-check(not external, "the page loads nothing but its API", external)
+check(not external, "the page loads nothing but its API and the charting "
+      "library compiled into the binary", external)
+st, h, body = http(loka, "GET", "/assets/chart.min.js")
+with open("/usr/share/javascript/chart.js/chart.min.js", "rb") as f:
+    chartjs = f.read()
+check(st == 200 and body == chartjs and
+      h.get("Content-Type", "").startswith("application/javascript"),
+      "/assets/chart.min.js: Debian's Chart.js, from the binary",
+      (st, h.get("Content-Type"), len(body)))
 risky = re.findall(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|"
                    r"\beval\s*\(|new\s+Function|setTimeout\(\s*['\"]", text)
 check(not risky, "the page never turns data into markup or code", risky)
+# Every route the page names answers (a literal ending in "=" or "/" is
+# the start of one the page completes: asked with a value here).
 routes = sorted(set(re.findall(r"/api/v1/[A-Za-z0-9_./?=&%-]*", text)))
+routes = [r + {"=": "24h" if "range" in r else "all", "/": "bc1qDashAddr"}
+          .get(r[-1], "") for r in routes]
 check({"/api/v1/status", "/api/v1/pools", "/api/v1/bans"} <= set(routes) and
       any(r.startswith("/api/v1/workers") for r in routes) and
       any(r.startswith("/api/v1/sessions") for r in routes),
       "the page reads status, pools, workers, sessions, bans", routes)
 for r in routes:
     st, h, body = http(loka, "GET", r)
-    check(st == 200 and h.get("Content-Type") == "application/json",
-          "the page's route %s answers 200 JSON" % r, (st, body[:200]))
+    # A miner's page before that miner mined: a JSON 404.
+    check((st == 200 or (st == 404 and "/miners/" in r and
+                         is_json_error(body))) and
+          h.get("Content-Type") == "application/json",
+          "the page's route %s answers JSON" % r, (st, body[:200]))
 workers_url = re.search(r"'(/api/v1/workers\?[^']*)'", text).group(1)
 sorts = re.findall(r'data-sort="([a-z_]+)"', text)
 check(len(sorts) >= 5, "the worker table sorts by several columns", sorts)
@@ -190,6 +247,9 @@ else:
     flowing = wait_until(lambda: (loka.get("/api/v1/status")[1].get(
         "shares", {}).get("accepted", 0)) >= 5, timeout=20)
     check(flowing, "shares flow through Loka")
+    # ... and reach the books, which the charts read.
+    wait_until(lambda: loka.get("/api/v1/hashrate?range=1h")[1].get(
+        "points"), timeout=10)
 
     dom, err = browse(chromium, "http://127.0.0.1:%d/" % loka.metrics_port)
     check("</html>" in dom, "chromium rendered the page", err[-500:])
@@ -226,9 +286,46 @@ else:
           "a refused login with markup is shown as text in sessions")
     check("&lt;script&gt;alert(2)&lt;/script&gt;" in table("sessions"),
           "an agent with markup is shown as text in sessions")
-    check("<img" not in dom.lower() and dom.lower().count("<script") == 1,
-          "no element came from miners' names (no <img>, one <script>)")
+    check("<img" not in dom.lower() and dom.lower().count("<script") == 2,
+          "no element came from miners' names (no <img>, the page's two "
+          "<script>s)")
+
+    # --- history: the chart from the books, stopped workers ----------------
+    books = loka.get("/api/v1/hashrate?range=24h")[1]
+    want = sum(p["accepted"] for p in books.get("points", []))
+    m = re.search(r'id="chart-total" data-accepted="(\d+)"', dom)
+    check(m and int(m.group(1)) > 0 and abs(int(m.group(1)) - want) <= 15,
+          "the chart's series holds the books' shares (%s, books %d)"
+          % (m and m.group(1), want))
+    shot = os.path.join(TMP, "dashboard.png")
+    subprocess.run([chromium, "--headless=new", "--no-sandbox",
+                    "--disable-gpu", "--no-first-run",
+                    "--user-data-dir=" + os.path.join(TMP, "chromium-shot"),
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE "
+                    "127.0.0.1", "--force-color-profile=srgb",
+                    "--window-size=1200,900", "--virtual-time-budget=8000",
+                    "--screenshot=" + shot,
+                    "http://127.0.0.1:%d/" % loka.metrics_port],
+                   capture_output=True, timeout=60, start_new_session=True)
+    line = 0
+    if os.path.exists(shot):
+        # The farm's line, and nothing else on the page, is #0b7285.
+        for row in png_pixels(shot):
+            line += sum(1 for px in row if abs(px[0] - 0x0b) < 30 and
+                        abs(px[1] - 0x72) < 30 and abs(px[2] - 0x85) < 30)
+    check(line > 500, "the screenshot shows the chart's line across the "
+          "range (%d pixels of its colour)" % line)
+    # A rig that stops: offline on the page within the configured 10 s.
     miners.kill()
+    stopped = time.time()
+    wait_until(lambda: any(w["worker"] == "rig0" for w in loka.get(
+        "/api/v1/workers?state=offline")[1].get("workers", [])), timeout=20)
+    dom, err = browse(chromium, "http://127.0.0.1:%d/" % loka.metrics_port)
+    m = re.search(r'<table id="stopped">(.*?)</table>', dom, re.S)
+    check(m and "bc1qDashAddr.rig0" in m.group(1) and ">offline<" in
+          m.group(1), "the stopped rigs are listed as offline on the page "
+          "(%.1f s after they stopped)" % (time.time() - stopped),
+          m and m.group(1)[:400] or dom[-2000:])
     hostile.close()
 
     # The same page when the API fails: a banner says so, as text.

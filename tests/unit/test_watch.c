@@ -22,7 +22,7 @@
 #include "store/watch.h"
 #include "util/log.h"
 
-#define T 1800000000LL   /* a multiple of 3600 */
+#define T INT64_C(1800000000) /* a multiple of 3600 */
 #define NOW (T + 1800)
 
 static char dir[64];
