@@ -24,6 +24,8 @@
 
 #include "store/db.h"
 #include "store/db_internal.h"
+#include "util/log.h"
+#include "util/now.h"
 #include "util/xmalloc.h"
 
 /* pg_advisory_xact_lock() key: "lokamigr" as a big-endian int64. */
@@ -264,7 +266,7 @@ mig_apply(struct db *db, const struct migration *m, char *err,
 {
 	char version[16], now[24], msg[512];
 	const char *p[3] = { version, m->name, now };
-	int64_t have = 0;
+	int64_t have = 0, t0;
 
 	snprintf(version, sizeof(version), "%d", m->version);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
@@ -276,6 +278,10 @@ mig_apply(struct db *db, const struct migration *m, char *err,
 		goto fail;
 	if (have > 0) /* another instance was first */
 		return db_commit(db, err, errlen) == 0 ? 0 : -1;
+	/* A migration that fills tables from big books takes a while: a
+	 * line before and after. */
+	t0 = now_mono_ms();
+	log_info("store", "applying migration %d (%s)", m->version, m->name);
 	if (db_exec(db, m->sql[db_kind(db)], NULL, 0, NULL, NULL, msg,
 	    sizeof(msg)) != 0) {
 		db_errf(err, errlen, "migration %d (%s): %s", m->version,
@@ -287,6 +293,8 @@ mig_apply(struct db *db, const struct migration *m, char *err,
 	    errlen) != 0 ||
 	    db_commit(db, err, errlen) != 0)
 		goto fail;
+	log_info("store", "migration %d (%s) applied in %.1f s", m->version,
+	    m->name, (double)(now_mono_ms() - t0) / 1000.0);
 	return 1;
 fail:
 	db_rollback(db);

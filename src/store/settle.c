@@ -37,6 +37,7 @@
 
 #include "store/db.h"
 #include "util/errbuf.h"
+#include "util/progress.h"
 #include "util/xmalloc.h"
 
 #ifndef __SIZEOF_INT128__
@@ -505,6 +506,7 @@ write_distributions(struct db *db, const struct pool_info *p,
 	char (*num)[3][NUM_LEN];
 	char *sql = NULL;
 	size_t sql_batch = 0;
+	struct progress pr;
 	int rc = -1;
 
 	params = xcalloc(INSERT_BATCH * INSERT_COLS, sizeof(*params));
@@ -514,10 +516,13 @@ write_distributions(struct db *db, const struct pool_info *p,
 	if (db_exec(db, "DELETE FROM distributions WHERE pool_id = ? AND "
 	    "day = ?", del, 2, NULL, NULL, err, errlen) != 0)
 		goto fail;
+	progress_begin(&pr, "writing distributions", "workers", rows->n,
+	    true);
 	for (size_t at = 0; at < rows->n; at += INSERT_BATCH) {
 		size_t b = rows->n - at < INSERT_BATCH ? rows->n - at :
 		    INSERT_BATCH;
 
+		progress_add(&pr, b);
 		if (b != sql_batch) {
 			size_t len = sizeof(head) + b * (sizeof(tuple) + 2);
 			size_t off;
@@ -551,6 +556,7 @@ write_distributions(struct db *db, const struct pool_info *p,
 		    NULL, err, errlen) != 0)
 			goto fail;
 	}
+	progress_end(&pr);
 	if (db_commit(db, err, errlen) != 0)
 		goto fail;
 	rc = 0;

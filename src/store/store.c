@@ -42,6 +42,7 @@
 #include "store/watch.h"
 #include "util/log.h"
 #include "util/now.h"
+#include "util/progress.h"
 #include "util/xmalloc.h"
 
 /* Names longer than these are cut (identity.h caps them lower anyway). */
@@ -174,6 +175,7 @@ struct store {
 	pthread_mutex_t reason_lock;
 	char reason[2048];               /* under reason_lock */
 
+	struct progress replay_progress;
 	struct watch *watch;            /* worker states, from the books */
 	int64_t last_watch_ms;
 };
@@ -904,6 +906,7 @@ replay_one(void *arg, uint64_t seq, const void *payload, size_t len)
 		return 0;
 	}
 	e.seq = seq;
+	progress_add(&s->replay_progress, 1);
 	batch_add(s, &e);
 	if (s->batch.events >= (uint64_t)s->cfg->database.batch_size)
 		return commit_batch(s, true);
@@ -1188,6 +1191,7 @@ catch_up(struct store *s)
 {
 	char err[512];
 	uint64_t first = 0, before = s->applied;
+	int rc;
 
 	if (s->applied > s->seq) {
 		if (journal_last_seq(s->journal) == 0)
@@ -1208,9 +1212,12 @@ catch_up(struct store *s)
 	if (s->seq > s->applied) {
 		log_info("store", "replaying journal events %" PRIu64 " to "
 		    "%" PRIu64, before + 1, s->seq);
-		if (journal_replay(s->journal, s->applied, replay_one, s,
-		    &first, err, sizeof(err)) != 0 ||
-		    commit_batch(s, true) != 0) {
+		progress_begin(&s->replay_progress, "replaying the journal",
+		    "events", s->seq - before, false);
+		rc = journal_replay(s->journal, s->applied, replay_one, s,
+		    &first, err, sizeof(err));
+		progress_end(&s->replay_progress);
+		if (rc != 0 || commit_batch(s, true) != 0) {
 			if (s->db != NULL)
 				go_down(s, err);
 			return;
