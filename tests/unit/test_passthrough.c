@@ -4,7 +4,8 @@
  * on a loopback listener: id mapping (reused ids, answers out of order),
  * identity rewrite in authorize and submit, configure mask intersection,
  * the handshake states, share accounting, a black-hole pool's handshake
- * moved to the next pool, and submits queued at give-up.
+ * moved to the next pool, submits queued at give-up, and a session dropped
+ * with a submit in flight (off the write list before it is freed).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -624,6 +625,42 @@ test_queued_submits_at_give_up(void **state)
 	assert_int_equal(read(r->miner, buf, sizeof(buf)), 0);
 }
 
+/*
+ * Dropped with a submit in flight (two miners closing in one batch, a
+ * ban closing several sessions): the drop answers the submit, which
+ * queues output and puts the session on the thread's write list. It must
+ * come off that list before it is freed: the reaper may run before the
+ * flush in the same loop turn, and the flush would read freed memory
+ * (ASan's use-after-free in the sanitizer build).
+ */
+static void
+test_drop_with_submit_in_flight(void **state)
+{
+	struct rig *r = *state;
+	struct session *s;
+	json_t *req;
+
+	handshake(r);
+	send_line(r, r->miner, "{\"id\":3,\"method\":\"mining.submit\","
+	    "\"params\":[\"bc1qCaseKept.rig#1\",\"j1\",\"00000001\","
+	    "\"5f000001\",\"12345678\"]}");
+	req = at_pool(r);
+	assert_string_equal(json_string_value(json_object_get(req, "method")),
+	    "mining.submit");
+	json_decref(req);
+	s = the_session(r);
+	assert_true(s->submits_pending > 0);
+	session_drop(s, "test: dropped with a submit in flight");
+	assert_false(s->dirty);
+	assert_true(TAILQ_EMPTY(&r->t->dirty));
+	/* The reaper and the flush, in whatever order the loop runs them. */
+	pump(r);
+	assert_true(TAILQ_EMPTY(&r->t->sessions));
+	/* The unanswered submit is in the books as rejected "other". */
+	assert_int_equal(acct_pool_counts(r->t->acct, 0)->rejected[
+	    ACCT_REJ_OTHER], 1);
+}
+
 int
 main(void)
 {
@@ -640,6 +677,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_local_answers, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_drop_with_submit_in_flight,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_black_hole_moves_on,
 		    setup_black, teardown),
 		cmocka_unit_test_setup_teardown(
