@@ -60,6 +60,8 @@
 #define STORE_IDENTITY_MS 3000
 /* After the journal refused an event, the next attempt. */
 #define STORE_JOURNAL_RETRY_MS 100
+/* The first connection to PostgreSQL, made before the miners are served. */
+#define STORE_FIRST_CONNECT_MS 2000
 
 enum ev_kind {
 	EV_SHARE = 1,
@@ -1107,7 +1109,8 @@ settle_owner(struct store *s, uint64_t progress, bool *refused, char *err,
  * the reason in err (*refused: the database must not be used).
  */
 static int
-connect_db(struct store *s, bool *refused, char *err, size_t errlen)
+connect_db(struct store *s, int64_t timeout_ms, bool *refused, char *err,
+    size_t errlen)
 {
 	const struct cfg_database *dc = &s->cfg->database;
 	bool first = s->dbid[0] == '\0';
@@ -1119,7 +1122,7 @@ connect_db(struct store *s, bool *refused, char *err, size_t errlen)
 	s->last_retry_ms = now_mono_ms();
 	/* A SQLite file that vanished is not made anew (a new database
 	 * would not be the journal's): only the first connection creates. */
-	s->db = db_open_flags(dc->url, dc->connection_timeout_ms,
+	s->db = db_open_flags(dc->url, timeout_ms,
 	    first ? 0 : DB_OPEN_EXISTING, err, errlen);
 	if (s->db == NULL)
 		return -1;
@@ -1256,7 +1259,8 @@ try_connect(struct store *s)
 	char err[2048];
 	bool refused;
 
-	if (s->db == NULL && connect_db(s, &refused, err, sizeof(err)) != 0) {
+	if (s->db == NULL && connect_db(s, s->cfg->database.connection_timeout_ms,
+	    &refused, err, sizeof(err)) != 0) {
 		if (refused)
 			refuse_db(s, err);
 		else
@@ -1624,10 +1628,19 @@ store_start(struct store *s, char *err, size_t errlen)
 	char why[2048];
 	bool refused;
 	int rc;
+	int64_t first_timeout = s->cfg->database.connection_timeout_ms;
+
+	if (strncmp(s->cfg->database.url, "sqlite:", 7) != 0 &&
+	    first_timeout > STORE_FIRST_CONNECT_MS)
+		first_timeout = STORE_FIRST_CONNECT_MS;
 
 	/* The first connection here, so that a journal that is not this
-	 * database's stops the start; the thread replays. */
-	if (connect_db(s, &refused, why, sizeof(why)) != 0) {
+	 * database's stops the start; the thread replays. A PostgreSQL that
+	 * does not answer at once does not hold the miners up: the thread
+	 * keeps trying (and judges the journal then, refusing at run time).
+	 * SQLite's timeout is its lock wait, kept for the connection's life:
+	 * the configured one. */
+	if (connect_db(s, first_timeout, &refused, why, sizeof(why)) != 0) {
 		if (refused) {
 			snprintf(err, errlen, "%s", why);
 			return -1;
