@@ -513,6 +513,12 @@ write_distributions(struct db *db, const struct pool_info *p,
 	num = xcalloc(INSERT_BATCH, sizeof(*num));
 	if (db_begin(db, err, errlen) != 0)
 		goto out;
+	/* Instances of a fleet may settle the same day at once: one after
+	 * the other, the last one's rows stand (SQLite: its write lock). */
+	if (db_kind(db) == DB_POSTGRES && db_exec(db, "SELECT "
+	    "pg_advisory_xact_lock(hashtext('loka-settle:' || ? || ':' || ?))",
+	    del, 2, NULL, NULL, err, errlen) != 0)
+		goto fail;
 	if (db_exec(db, "DELETE FROM distributions WHERE pool_id = ? AND "
 	    "day = ?", del, 2, NULL, NULL, err, errlen) != 0)
 		goto fail;
