@@ -79,6 +79,9 @@ password = "${LOKA_E2E_SECRET}"
 
 [database]
 url = "postgresql://loka:db-secret-pw@127.0.0.1/loka"
+# In this test's directory (the default for PostgreSQL is the state
+# directory, /var/lib/loka-stratum/journal for root).
+spool_path = "cli.journal"
 TOML
 secrets=(inline-secret-pool-pw file-secret-pool-pw env-secret-pool-pw db-secret-pw)
 
