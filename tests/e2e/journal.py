@@ -218,7 +218,21 @@ def psql(sql):
                           text=True, timeout=30).stdout.strip()
 
 
-psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+def wipe():
+    """Empty the database. Under a writing Loka the DROP may lose a
+    deadlock against its batch (PostgreSQL aborts one of the two): try
+    again until it goes through."""
+    for _ in range(20):
+        if subprocess.run(["psql", PG_URL, "-q", "-v", "ON_ERROR_STOP=1",
+                           "-c", "DROP SCHEMA public CASCADE; CREATE SCHEMA "
+                           "public;"], capture_output=True,
+                          timeout=30).returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+check(wipe(), "a new PostgreSQL schema")
 pgj = os.path.join(work, "pg-journal")
 cfg = ("[database]\nurl = \"%s\"\nspool_path = \"%s\"\n"
        "batch_interval = \"200ms\"\nconnection_timeout = 2\n"
@@ -230,7 +244,7 @@ miners = e.Proc("minersim-pg", [e.MINERSIM, "--url",
                                 "--miners", "2", "--rate", "6",
                                 "--duration", "6", "--user", "bc1qTestAddr.p%d"])
 time.sleep(2)
-psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+check(wipe(), "PostgreSQL emptied under the running Loka")
 check(loka.proc.wait_log(r"lost its Loka schema|no Loka schema", timeout=10),
       "an emptied PostgreSQL is noticed")
 status, body = loka.get("/health/database")
