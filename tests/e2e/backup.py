@@ -16,23 +16,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import loka_e2e as e  # noqa: E402
-from loka_e2e import Loka, Pool, check, done  # noqa: E402
+from loka_e2e import Loka, Pool, books_sqlite, check, done, pool_books  # noqa: E402,E501
 
 DIFF = "0.00001"
-BOOKS = """
-SELECT m.name, w.name, SUM(s.accepted), SUM(s.accepted_difficulty)
-FROM submissions s JOIN workers w ON w.id = s.worker_id
-JOIN miners m ON m.id = w.miner_id
-GROUP BY m.name, w.name ORDER BY m.name, w.name
-"""
-
-
-def books(path):
-    with sqlite3.connect(path) as db:
-        return {"acct.%s_%s" % (r[0], r[1]): (int(r[2]), round(r[3], 12))
-                for r in db.execute(BOOKS)}
-
-
 def cli(*args):
     p = subprocess.run([e.LOKA] + list(args), capture_output=True,
                        text=True, timeout=60)
@@ -93,21 +79,20 @@ miners.p.wait(60)
 time.sleep(1)
 check(loka.stop() == 0, "loka exits 0")
 ps = pool.summary(stop=True)
-want = {n: (w["accepted"], round(w["accepted_difficulty"], 12))
-        for n, w in ps["workers"].items() if w["accepted"] > 0}
-check(books(db) == want, "the books == pool before the restore")
+want = pool_books(ps)
+check(books_sqlite(db) == want, "the books == pool before the restore")
 
 rc, out = cli("database", "restore", backup, "-c", cfg_path)
 check(rc == 2 and "--yes" in out, "restore asks for --yes", out)
 rc, out = cli("database", "restore", backup, "--yes", "-c", cfg_path)
 check(rc == 0 and "since the backup" in out, "restore with Loka stopped",
       out)
-check(books(db) != want, "the restored database is the backup's")
+check(books_sqlite(db) != want, "the restored database is the backup's")
 loka = Loka(config=cfg, args=["--pool", "stratum+tcp://acct@127.0.0.1:1"])
 check(loka.proc.wait_log(r"journal replayed", timeout=10),
       "start replays the journal since the backup")
 check(loka.stop() == 0, "loka exits 0 after the replay")
-got = books(db)
+got = books_sqlite(db)
 check(got == want, "books == pool, exactly, per worker, after restoring "
       "the backup", (got, want))
 rc, out = cli("database", "backup", backup, "--database",

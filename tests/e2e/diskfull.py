@@ -14,7 +14,6 @@ Needs root (or CAP_SYS_ADMIN) for the mount: skips (77) otherwise.
 """
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -32,15 +31,10 @@ if os.environ.get("LOKA_DISKFULL_NS") != "1":
 
 sys.path.insert(0, os.path.dirname(__file__))
 import loka_e2e as e  # noqa: E402
-from loka_e2e import Loka, Pool, check, done  # noqa: E402
+from loka_e2e import Loka, Pool, books_sqlite, check, done, pool_books  # noqa: E402,E501
 
 DIFF = "0.0000001"
-BOOKS = """
-SELECT m.name, w.name, SUM(s.accepted), SUM(s.accepted_difficulty)
-FROM submissions s JOIN workers w ON w.id = s.worker_id
-JOIN miners m ON m.id = w.miner_id
-GROUP BY m.name, w.name ORDER BY m.name, w.name
-"""
+
 
 small = os.path.join(e.TMP, "small")
 os.makedirs(small)
@@ -114,11 +108,7 @@ time.sleep(1)
 check(loka.stop() == 0, "loka exits 0")
 log = loka.proc.text()
 ps = pool.summary(stop=True)
-with sqlite3.connect(db) as c:
-    books = {"acct.%s_%s" % (r[0], r[1]): (int(r[2]), round(r[3], 12))
-             for r in c.execute(BOOKS)}
-want = {n: (w["accepted"], round(w["accepted_difficulty"], 12))
-        for n, w in ps["workers"].items() if w["accepted"] > 0}
+books, want = books_sqlite(db), pool_books(ps)
 check(ps["accepted"] > 500, "the pool accepted %d shares" % ps["accepted"])
 check(books == want, "books == pool, exactly, per worker, after the disk "
       "was full", (sum(v[0] for v in books.values()), ps["accepted"]))

@@ -92,15 +92,7 @@ check(set(by) == {"rack-a", "rack-b"} and
 prog = psql("SELECT instance FROM store_progress ORDER BY instance")
 check(prog.splitlines() == ["rack-a", "rack-b"],
       "one progress mark per instance", prog)
-books = {}
-for r in psql("SELECT m.name || '_' || w.name, SUM(s.accepted), "
-              "SUM(s.accepted_difficulty) FROM submissions s JOIN workers w "
-              "ON w.id = s.worker_id JOIN miners m ON m.id = w.miner_id "
-              "GROUP BY m.name, w.name").splitlines():
-    k, a, d = r.split("|")
-    books["acct." + k] = (int(a), round(float(d), 12))
-want = {n: (w["accepted"], round(w["accepted_difficulty"], 12))
-        for n, w in ps["workers"].items() if w["accepted"] > 0}
+books, want = e.books_pg(PG_URL), e.pool_books(ps)
 check(books == want, "books == pool per worker across both instances",
       (books, want))
 

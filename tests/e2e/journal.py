@@ -23,29 +23,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import loka_e2e as e  # noqa: E402
-from loka_e2e import Loka, Pool, check, done, minersim  # noqa: E402
+from loka_e2e import (Loka, Pool, books_sqlite, check, done,  # noqa: E402
+                      minersim, pool_books)
 
 DIFF = "0.00001"
 PG_URL = os.environ.get("LOKA_TEST_PG_URL")
-BOOKS = """
-SELECT m.name, w.name, SUM(s.accepted), SUM(s.accepted_difficulty)
-FROM submissions s JOIN workers w ON w.id = s.worker_id
-JOIN miners m ON m.id = w.miner_id
-GROUP BY m.name, w.name ORDER BY m.name, w.name
-"""
-
-
-def books_sqlite(path):
-    with sqlite3.connect(path) as db:
-        return {"acct.%s_%s" % (r[0], r[1]): (int(r[2]), round(r[3], 12))
-                for r in db.execute(BOOKS)}
-
-
-def pool_books(summary):
-    return {n: (w["accepted"], round(w["accepted_difficulty"], 12))
-            for n, w in summary["workers"].items() if w["accepted"] > 0}
-
-
 def loka_cli(*args):
     p = subprocess.run([e.LOKA] + list(args), capture_output=True,
                        text=True, timeout=30)

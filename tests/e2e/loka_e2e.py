@@ -189,6 +189,38 @@ class Loka:
         return pools, workers
 
 
+# Each worker's accepted shares and difficulty in the books, keyed as the
+# test pool names its workers (--user-prefix acct.): what the books must
+# equal, exactly.
+BOOKS_SQL = ("SELECT m.name, w.name, SUM(s.accepted), "
+             "SUM(s.accepted_difficulty) FROM submissions s JOIN workers w "
+             "ON w.id = s.worker_id JOIN miners m ON m.id = w.miner_id "
+             "GROUP BY m.name, w.name")
+
+
+def _books(rows, prefix):
+    return {"%s%s_%s" % (prefix, m, w): (int(a), round(float(d), 12))
+            for m, w, a, d in rows}
+
+
+def books_sqlite(path, prefix="acct."):
+    import sqlite3
+    with sqlite3.connect(path) as db:
+        return _books(db.execute(BOOKS_SQL), prefix)
+
+
+def books_pg(url, prefix="acct."):
+    out = subprocess.run(["psql", url, "-qAt", "-F", "|", "-c", BOOKS_SQL],
+                         capture_output=True, text=True, timeout=30).stdout
+    return _books([r.split("|") for r in out.splitlines() if r], prefix)
+
+
+def pool_books(summary):
+    """The test pool's accepted count and difficulty per worker."""
+    return {n: (w["accepted"], round(w["accepted_difficulty"], 12))
+            for n, w in summary["workers"].items() if w["accepted"] > 0}
+
+
 def minersim(port, *args, timeout=120):
     """Run loka-minersim to completion; its summary as a dict."""
     summary = os.path.join(TMP, "miners-%d.json" % len(_procs))

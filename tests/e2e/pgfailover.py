@@ -106,19 +106,8 @@ try:
     time.sleep(1)
     check(loka.stop() == 0, "loka exits 0")
     ps = pool.summary(stop=True)
-    out = subprocess.run(["psql", "postgresql://postgres@127.0.0.1:%d/"
-                          "loka_test" % p2, "-qAt", "-F", "|", "-c",
-                          "SELECT m.name || '_' || w.name, SUM(s.accepted), "
-                          "SUM(s.accepted_difficulty) FROM submissions s "
-                          "JOIN workers w ON w.id = s.worker_id JOIN miners "
-                          "m ON m.id = w.miner_id GROUP BY m.name, w.name"],
-                         capture_output=True, text=True, timeout=30).stdout
-    books = {}
-    for r in out.splitlines():
-        k, a, d = r.split("|")
-        books["acct." + k] = (int(a), round(float(d), 12))
-    want = {n: (w["accepted"], round(w["accepted_difficulty"], 12))
-            for n, w in ps["workers"].items() if w["accepted"] > 0}
+    books = e.books_pg("postgresql://postgres@127.0.0.1:%d/loka_test" % p2)
+    want = e.pool_books(ps)
     check(ps["accepted"] > 0 and books == want,
           "books on the new primary == pool per worker, exactly (%d "
           "shares)" % ps["accepted"], (books, want))
