@@ -19,7 +19,7 @@
 
 #include "config/config_internal.h"
 #include "config/toml.h"
-#include "net/tls.h"
+#include "util/fingerprint.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -560,10 +560,10 @@ pool_tls_checks(struct loader *L, const struct cfg_pool *p,
     const struct toml_value *t, const char *label)
 {
 	const struct toml_value *v = toml_table_get(t, "tls_fingerprint");
-	uint8_t fp[TLS_FINGERPRINT_LEN];
+	uint8_t fp[FINGERPRINT_LEN];
 
 	if (p->tls_fingerprint[0] != '\0' &&
-	    tls_fingerprint_parse(p->tls_fingerprint, fp) != 0)
+	    fingerprint_parse(p->tls_fingerprint, fp) != 0)
 		lerr(L, v != NULL ? toml_line(v) : p->line, label,
 		    "tls_fingerprint", "\"%s\" is not a SHA-256 fingerprint: "
 		    "expected 64 hex digits, bare or with a ':' between every "

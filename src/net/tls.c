@@ -35,7 +35,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "stratum/share.h"
 #include "util/errbuf.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -186,7 +185,7 @@ static void
 tls_log_cert(const struct tls_server *ts, SSL_CTX *ctx, const char *what)
 {
 	X509 *x = SSL_CTX_get0_certificate(ctx);
-	char subject[256] = "?", fp[TLS_FINGERPRINT_TEXT] = "?";
+	char subject[256] = "?", fp[FINGERPRINT_TEXT] = "?";
 	char until[32] = "?";
 	uint8_t md[TLS_FINGERPRINT_LEN];
 	const ASN1_TIME *na;
@@ -196,7 +195,7 @@ tls_log_cert(const struct tls_server *ts, SSL_CTX *ctx, const char *what)
 		return;
 	X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
 	if (tls_fingerprint_x509(x, md) == 0)
-		tls_fingerprint_format(md, fp);
+		fingerprint_format(md, fp);
 	na = X509_get0_notAfter(x);
 	if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
 		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -508,7 +507,7 @@ tls_client_new(const char *ca_file, bool verify, const char *fingerprint,
 
 	tc->verify = verify;
 	if (fingerprint != NULL && fingerprint[0] != '\0') {
-		if (tls_fingerprint_parse(fingerprint, tc->pin) != 0) {
+		if (fingerprint_parse(fingerprint, tc->pin) != 0) {
 			errbuf_set(err, errlen, "tls_fingerprint \"%s\" is not "
 			    "a SHA-256 fingerprint (64 hex digits, colons "
 			    "allowed)", fingerprint);
@@ -610,12 +609,12 @@ tls_failure(struct bufferevent *bev, char *buf, size_t size)
 		X509 *leaf = chain != NULL && sk_X509_num(chain) > 0 ?
 		    sk_X509_value(chain, 0) : NULL;
 		uint8_t md[TLS_FINGERPRINT_LEN];
-		char fp[TLS_FINGERPRINT_TEXT];
+		char fp[FINGERPRINT_TEXT];
 
 		if (leaf != NULL && tls_fingerprint_x509(leaf, md) == 0)
 			snprintf(buf, size, "certificate fingerprint %s does "
 			    "not match tls_fingerprint",
-			    tls_fingerprint_format(md, fp));
+			    fingerprint_format(md, fp));
 		else
 			snprintf(buf, size, "certificate fingerprint does not "
 			    "match tls_fingerprint");
@@ -653,30 +652,6 @@ tls_describe(struct bufferevent *bev, char *buf, size_t size)
 /* ---- fingerprints ---- */
 
 int
-tls_fingerprint_parse(const char *text, uint8_t out[TLS_FINGERPRINT_LEN])
-{
-	uint8_t md[TLS_FINGERPRINT_LEN];
-	size_t len = strlen(text);
-	bool colons;
-
-	if (len == TLS_FINGERPRINT_LEN * 2)
-		colons = false;
-	else if (len == TLS_FINGERPRINT_LEN * 3 - 1)
-		colons = true;
-	else
-		return -1;
-	for (size_t i = 0; i < TLS_FINGERPRINT_LEN; i++) {
-		if (share_hex_decode(text, 2, &md[i], 1) != 1)
-			return -1;
-		text += 2;
-		if (colons && i + 1 < TLS_FINGERPRINT_LEN && *text++ != ':')
-			return -1;
-	}
-	memcpy(out, md, sizeof(md));
-	return 0;
-}
-
-int
 tls_fingerprint_x509(struct x509_st *cert, uint8_t out[TLS_FINGERPRINT_LEN])
 {
 	unsigned int n = 0;
@@ -685,18 +660,4 @@ tls_fingerprint_x509(struct x509_st *cert, uint8_t out[TLS_FINGERPRINT_LEN])
 	    n != TLS_FINGERPRINT_LEN)
 		return -1;
 	return 0;
-}
-
-char *
-tls_fingerprint_format(const uint8_t fp[TLS_FINGERPRINT_LEN], char *buf)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	char *p = buf;
-
-	for (size_t i = 0; i < TLS_FINGERPRINT_LEN; i++) {
-		*p++ = digits[fp[i] >> 4];
-		*p++ = digits[fp[i] & 0xf];
-		*p++ = i + 1 < TLS_FINGERPRINT_LEN ? ':' : '\0';
-	}
-	return buf;
 }

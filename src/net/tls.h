@@ -31,16 +31,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/fingerprint.h"
+
 struct bufferevent;
 struct event_base;
 struct tls_client;
 struct tls_server;
 struct x509_st; /* OpenSSL's X509 */
 
-/* A SHA-256 certificate fingerprint, in bytes. */
-#define TLS_FINGERPRINT_LEN 32
-/* Its text form "AB:CD:...", NUL included. */
-#define TLS_FINGERPRINT_TEXT (TLS_FINGERPRINT_LEN * 3)
+/* A SHA-256 certificate fingerprint (parsed and printed by
+ * util/fingerprint.h). */
+#define TLS_FINGERPRINT_LEN FINGERPRINT_LEN
 
 /*
  * tls_server_new(name, cert_file, key_file, err, errlen): a server context
@@ -101,7 +102,7 @@ struct bufferevent *tls_server_bufferevent(struct tls_server *ts,
  * ca_file (PEM, one or more CA certificates) or, when ca_file is NULL or "",
  * the system store, and its name against the host (see
  * tls_client_bufferevent). fingerprint (NULL or "" for none) is the SHA-256
- * of the certificate the pool must present, in the form tls_fingerprint_parse
+ * of the certificate the pool must present, in the form fingerprint_parse
  * takes; it is checked with or without verify. Returns NULL with the reason
  * in err (unreadable CA file, bad fingerprint).
  */
@@ -137,20 +138,8 @@ int tls_failure(struct bufferevent *bev, char *buf, size_t size);
  */
 const char *tls_describe(struct bufferevent *bev, char *buf, size_t size);
 
-/*
- * tls_fingerprint_parse(text, out): 64 hexadecimal digits (either case),
- * bare or with a ':' between every two ("AB:CD:..."), as `openssl x509
- * -fingerprint -sha256` prints them. Returns 0, or -1 for anything else.
- */
-int tls_fingerprint_parse(const char *text, uint8_t out[TLS_FINGERPRINT_LEN]);
-
 /* tls_fingerprint_x509(cert, out): SHA-256 of cert's DER. 0 or -1. */
 int tls_fingerprint_x509(struct x509_st *cert,
     uint8_t out[TLS_FINGERPRINT_LEN]);
-
-/* tls_fingerprint_format(fp, buf): "AB:CD:..." into buf (at least
- * TLS_FINGERPRINT_TEXT bytes). Returns buf. */
-char *tls_fingerprint_format(const uint8_t fp[TLS_FINGERPRINT_LEN],
-    char *buf);
 
 #endif

@@ -22,7 +22,7 @@
 
 #include "api/api.h"
 #include "net/cidr.h"
-#include "proxy/accounting.h"
+#include "books/accounting.h"
 #include "proxy/guard.h"
 #include "stratum/msg.h"
 

@@ -36,7 +36,7 @@
 
 #include "config/config.h"
 #include "metrics/registry.h"
-#include "proxy/accounting.h"
+#include "books/accounting.h"
 #include "store/db.h"
 #include "store/journal.h"
 #include "store/watch.h"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "proxy/accounting.h"
+#include "books/accounting.h"
 #include "store/db.h"
 #include "store/history.h"
 #include "store/store.h"

@@ -138,11 +138,11 @@ static void
 hex_of(const struct pair *p, char *out, bool with_colons)
 {
 	uint8_t md[TLS_FINGERPRINT_LEN];
-	char text[TLS_FINGERPRINT_TEXT];
+	char text[FINGERPRINT_TEXT];
 	size_t o = 0;
 
 	assert_int_equal(tls_fingerprint_x509(p->x, md), 0);
-	tls_fingerprint_format(md, text);
+	fingerprint_format(md, text);
 	for (size_t i = 0; text[i] != '\0'; i++)
 		if (with_colons || text[i] != ':')
 			out[o++] = text[i];
@@ -155,8 +155,8 @@ static void
 test_fingerprint_parse(void **state)
 {
 	uint8_t md[TLS_FINGERPRINT_LEN], got[TLS_FINGERPRINT_LEN];
-	char bare[TLS_FINGERPRINT_TEXT], colon[TLS_FINGERPRINT_TEXT];
-	char bad[TLS_FINGERPRINT_TEXT + 4];
+	char bare[FINGERPRINT_TEXT], colon[FINGERPRINT_TEXT];
+	char bad[FINGERPRINT_TEXT + 4];
 
 	(void)state;
 	assert_int_equal(tls_fingerprint_x509(one.x, md), 0);
@@ -164,35 +164,35 @@ test_fingerprint_parse(void **state)
 	hex_of(&one, colon, true);
 	assert_int_equal(strlen(bare), 64);
 	assert_int_equal(strlen(colon), 95);
-	assert_int_equal(tls_fingerprint_parse(bare, got), 0);
+	assert_int_equal(fingerprint_parse(bare, got), 0);
 	assert_memory_equal(got, md, sizeof(md));
 	memset(got, 0, sizeof(got));
-	assert_int_equal(tls_fingerprint_parse(colon, got), 0);
+	assert_int_equal(fingerprint_parse(colon, got), 0);
 	assert_memory_equal(got, md, sizeof(md));
 	for (size_t i = 0; bare[i] != '\0'; i++)
 		if (bare[i] >= 'A' && bare[i] <= 'F')
 			bare[i] = (char)(bare[i] - 'A' + 'a');
-	assert_int_equal(tls_fingerprint_parse(bare, got), 0);
+	assert_int_equal(fingerprint_parse(bare, got), 0);
 	assert_memory_equal(got, md, sizeof(md));
 
 	/* Malformed: nothing written. */
 	memset(got, 0x5a, sizeof(got));
-	assert_int_equal(tls_fingerprint_parse("", got), -1);
-	assert_int_equal(tls_fingerprint_parse("AB:CD", got), -1);
+	assert_int_equal(fingerprint_parse("", got), -1);
+	assert_int_equal(fingerprint_parse("AB:CD", got), -1);
 	snprintf(bad, sizeof(bad), "%.63s", bare);          /* one short */
-	assert_int_equal(tls_fingerprint_parse(bad, got), -1);
+	assert_int_equal(fingerprint_parse(bad, got), -1);
 	snprintf(bad, sizeof(bad), "%s0", bare);            /* one long */
-	assert_int_equal(tls_fingerprint_parse(bad, got), -1);
+	assert_int_equal(fingerprint_parse(bad, got), -1);
 	snprintf(bad, sizeof(bad), "%s", bare);
 	bad[10] = 'g';                                      /* not hex */
-	assert_int_equal(tls_fingerprint_parse(bad, got), -1);
+	assert_int_equal(fingerprint_parse(bad, got), -1);
 	snprintf(bad, sizeof(bad), "%s", colon);
 	bad[2] = bad[3];                                    /* colon moved */
 	bad[3] = ':';
-	assert_int_equal(tls_fingerprint_parse(bad, got), -1);
+	assert_int_equal(fingerprint_parse(bad, got), -1);
 	snprintf(bad, sizeof(bad), "%s", colon);
 	bad[5] = '-';                                       /* other sep */
-	assert_int_equal(tls_fingerprint_parse(bad, got), -1);
+	assert_int_equal(fingerprint_parse(bad, got), -1);
 	for (size_t i = 0; i < sizeof(got); i++)
 		assert_int_equal(got[i], 0x5a);
 }
@@ -453,7 +453,7 @@ test_handshake_verified(void **state)
 static void
 test_handshake_pinned(void **state)
 {
-	char fp[TLS_FINGERPRINT_TEXT], other[TLS_FINGERPRINT_TEXT];
+	char fp[FINGERPRINT_TEXT], other[FINGERPRINT_TEXT];
 	char want[300];
 	struct duel d;
 

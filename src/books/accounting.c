@@ -5,7 +5,7 @@
  * lookups stay O(1) for farms of any size; entries live until the table is
  * freed.
  */
-#include "proxy/accounting.h"
+#include "books/accounting.h"
 
 #include <stdlib.h>
 #include <string.h>
