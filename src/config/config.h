@@ -60,10 +60,20 @@ struct cfg_pool {
 	int64_t breaker_timeout_ms;
 	char *settlement_time;      /* "HH:MM" UTC: the pool's day boundary */
 	int64_t settlement_offset;  /* minutes added to settlement_time */
+	int verdict;      /* enum cfg_verdict (aggregate mode) */
+	int identity;     /* enum cfg_identity (aggregate mode) */
 	int line;         /* line of its [[pools]] header; 0 if not from a file */
 };
 
+/* [server] mode */
+enum cfg_mode { CFG_MODE_PASSTHROUGH = 0, CFG_MODE_AGGREGATE };
+/* [[pools]] verdict: who answers a miner's share in aggregate mode. */
+enum cfg_verdict { CFG_VERDICT_LOCAL = 0, CFG_VERDICT_POOL };
+/* [[pools]] identity: the names forwarded shares carry. */
+enum cfg_identity { CFG_IDENTITY_WORKER = 0, CFG_IDENTITY_ACCOUNT };
+
 struct cfg_server {
+	int mode;                 /* enum cfg_mode */
 	struct cfg_list bind;
 	int64_t max_connections;
 	int64_t connection_timeout_ms;
@@ -151,9 +161,19 @@ struct cfg_monitoring {
 	int64_t worker_check_interval_ms;
 };
 
+/* [aggregate]: per-miner difficulty and shared connections. */
+struct cfg_aggregate {
+	double share_rate;        /* shares per minute aimed at per miner */
+	double start_difficulty;
+	double min_difficulty;
+	int64_t retarget_interval_ms;
+	bool standby;             /* keep the next pool subscribed */
+};
+
 struct cfg {
 	char *path; /* file it was read from; "(defaults)" if none */
 	struct cfg_server server;
+	struct cfg_aggregate aggregate;
 	struct cfg_pool *pools;
 	size_t npools;
 	struct cfg_database database;

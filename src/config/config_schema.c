@@ -20,6 +20,7 @@
 #define PERF(f) offsetof(struct cfg, performance.f)
 #define SEC(f) offsetof(struct cfg, security.f)
 #define MON(f) offsetof(struct cfg, monitoring.f)
+#define AGG(f) offsetof(struct cfg, aggregate.f)
 #define POOL(f) offsetof(struct cfg_pool, f)
 
 #define SECONDS(n) ((int64_t)(n) * 1000)
@@ -33,7 +34,20 @@ static const char *const ip_filter_choices[] = {
 	"none", "allow", "deny", NULL
 };
 
+static const char *const mode_choices[] = {
+	"passthrough", "aggregate", NULL
+};
+static const char *const verdict_choices[] = { "local", "pool", NULL };
+static const char *const identity_choices[] = { "worker", "account", NULL };
+
 static const struct cfg_key server_keys[] = {
+	{ "mode", CFG_T_ENUM, SRV(mode), 0, 0, 0, 0, 0, "passthrough",
+	    mode_choices,
+	    "passthrough: one pool connection per miner, the pool's jobs and "
+	    "difficulty relayed as they are. aggregate: miners share a few "
+	    "pool connections; Loka checks every share itself, gives each "
+	    "miner its own difficulty ([aggregate]) and moves miners between "
+	    "pools without reconnecting them." },
 	{ "bind", CFG_T_ADDRLIST, SRV(bind), CFG_F_NONEMPTY, 1, 64, 0, 0,
 	    "0.0.0.0:3333", NULL,
 	    "Address(es) miners connect to: \"host:port\" or an array of them "
@@ -149,6 +163,17 @@ static const struct cfg_key pool_keys[] = {
 	    0, 0, 0, "false", NULL,
 	    "Forward miners' mining.extranonce.subscribe to this pool (some "
 	    "pools disconnect on it); otherwise Loka answers it." },
+	{ "verdict", CFG_T_ENUM, POOL(verdict), 0, 0, 0, 0, 0, "local",
+	    verdict_choices,
+	    "Aggregate mode: local answers a share as soon as Loka has checked "
+	    "it; pool makes a share that goes to the pool wait for the pool's "
+	    "answer. Either way the pool's verdict is counted per worker." },
+	{ "identity", CFG_T_ENUM, POOL(identity), 0, 0, 0, 0, 0, "worker",
+	    identity_choices,
+	    "Aggregate mode: worker authorizes every miner's worker on the "
+	    "shared connection and sends its shares under that name (the "
+	    "pool shows each worker); account sends every share under the "
+	    "pool account (username) alone." },
 	{ "connect_timeout", CFG_T_DURATION, POOL(connect_timeout_ms), 0,
 	    SECONDS(1), SECONDS(300), 0, 0, "10s", NULL,
 	    "Time allowed to connect to the pool (TCP, and TLS for "
@@ -369,11 +394,34 @@ static const struct cfg_key monitoring_keys[] = {
 	    "How often worker states are recomputed from the books." },
 };
 
+static const struct cfg_key aggregate_keys[] = {
+	{ "share_rate", CFG_T_DOUBLE, AGG(share_rate), 0, 0, 0, 0.1, 600,
+	    "15", NULL,
+	    "Shares per minute each miner is given the difficulty for." },
+	{ "start_difficulty", CFG_T_DOUBLE, AGG(start_difficulty), 0, 0, 0,
+	    1e-8, 1e15, "1024", NULL,
+	    "A new miner's difficulty until it is measured (never above the "
+	    "pool's; mining.suggest_difficulty replaces it)." },
+	{ "min_difficulty", CFG_T_DOUBLE, AGG(min_difficulty), 0, 0, 0, 1e-8,
+	    1e15, "0.0001", NULL,
+	    "The lowest difficulty a miner is given (fractions allowed: small "
+	    "miners need them)." },
+	{ "retarget_interval", CFG_T_DURATION, AGG(retarget_interval_ms), 0,
+	    SECONDS(1), SECONDS(3600), 0, 0, "30s", NULL,
+	    "Least time between two difficulty changes of a miner." },
+	{ "standby", CFG_T_BOOL, AGG(standby), 0, 0, 0, 0, 0, "true", NULL,
+	    "Keep every usable pool connected and subscribed, so that miners "
+	    "move to the next pool at once when theirs fails." },
+};
+
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct cfg_section cfg_sections[] = {
 	{ "server", server_keys, NKEYS(server_keys), 0,
 	    "Where miners connect, and connection limits." },
+	{ "aggregate", aggregate_keys, NKEYS(aggregate_keys), 0,
+	    "Aggregate mode ([server] mode = \"aggregate\"): each miner's "
+	    "difficulty and the shared pool connections." },
 	{ "pools", pool_keys, NKEYS(pool_keys), 1,
 	    "Upstream pools, one [[pools]] entry each." },
 	{ "database", database_keys, NKEYS(database_keys), 0,

@@ -56,62 +56,6 @@ session_pool(const struct session *s)
 	return router_pool(s->t->proxy->router, s->pool);
 }
 
-/* Add to a double kept as its bits; this thread is the only writer. */
-static void
-stat_add_double(_Atomic uint64_t *bits, double v)
-{
-	uint64_t u = atomic_load_explicit(bits, memory_order_relaxed);
-	double d;
-
-	memcpy(&d, &u, sizeof(d));
-	d += v;
-	memcpy(&u, &d, sizeof(u));
-	atomic_store_explicit(bits, u, memory_order_relaxed);
-}
-
-/*
- * One verdict on a share of worker w (NULL: a worker the session never
- * authorized): the in-memory books, the metrics, and the store thread
- * (never waits; a full queue is counted and reported by the store).
- */
-static void
-book_share(struct session *s, struct session_worker *w, bool accepted,
-    enum acct_reject why, double diff)
-{
-	struct acct_worker *a = w != NULL ? w->acct : NULL;
-
-	s->last_share = (int64_t)time(NULL);
-	if (accepted) {
-		STAT_INC(s->t, shares_accepted);
-		if (a != NULL)
-			acct_accept(s->t->acct, a, diff);
-	} else {
-		STAT_INC(s->t, shares_rejected);
-		acct_reject(s->t->acct, a, why, diff);
-	}
-	if (s->pool >= 0 && s->t->pools != NULL) {
-		struct proxy_pool_stats *ps = &s->t->pools[s->pool];
-
-		if (accepted) {
-			POOL_INC(s->t, s->pool, accepted);
-			stat_add_double(&ps->accepted_diff, diff);
-		} else {
-			POOL_INC(s->t, s->pool, rejected[why]);
-			stat_add_double(&ps->rejected_diff, diff);
-		}
-	}
-	if (w != NULL && w->m_accepted != NULL) {
-		metrics_counter_add(accepted ? w->m_accepted : w->m_rejected,
-		    1);
-		if (accepted)
-			metrics_counter_add_double(w->m_diff, diff);
-	}
-	if (a == NULL || s->t->ring == NULL)
-		return;
-	store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
-	    a->user, a->worker, accepted, (int)why, diff, now_wall_ms());
-}
-
 static uint64_t
 job_hash(const char *id)
 {
@@ -670,7 +614,7 @@ miner_request(struct session *s, struct msg *m, const char *line, size_t len)
 static int miner_line(struct session *s, char *line, size_t len,
     bool fresh);
 
-int
+static int
 passthrough_miner_line(struct session *s, char *line, size_t len)
 {
 	return miner_line(s, line, len, true);
@@ -877,13 +821,13 @@ on_submit_verdict(struct session *s, int worker, double diff,
 		metrics_histogram_observe(p->submit_rtt[s->pool],
 		    (double)(now_mono_us() - sent_us) / 1e6);
 	if (json_is_true(result) && error == NULL) {
-		book_share(s, w, true, ACCT_REJ_MAX, diff);
+		books_share(s, w, true, ACCT_REJ_MAX, diff);
 	} else {
 		int code;
 		const char *message;
 
 		error_parts(error, &code, &message);
-		book_share(s, w, false, acct_reason(code, message), diff);
+		books_share(s, w, false, acct_reason(code, message), diff);
 	}
 }
 
@@ -1200,7 +1144,7 @@ passthrough_fail_pending(struct session *s, bool carry)
 		if (p->kind == PEND_SUBMIT) {
 			if (s->submits_pending > 0)
 				s->submits_pending--;
-			book_share(s, pend_worker(s, p), false, ACCT_REJ_OTHER,
+			books_share(s, pend_worker(s, p), false, ACCT_REJ_OTHER,
 			    p->diff);
 		}
 		if (p->miner_id != NULL && s->down != NULL) {
@@ -1225,7 +1169,7 @@ backlog_book_submit(struct session *s, struct msg *m)
 	STAT_INC(s->t, submits);
 	if (i < 0 || !s->workers[i].authorized)
 		return;
-	book_share(s, &s->workers[i], false, ACCT_REJ_OTHER,
+	books_share(s, &s->workers[i], false, ACCT_REJ_OTHER,
 	    job_difficulty(s, job != NULL ? job : ""));
 }
 
@@ -1264,14 +1208,14 @@ backlog_fail(struct session *s)
 	s->backlog_lines = 0;
 }
 
-void
+static void
 passthrough_give_up(struct session *s)
 {
 	upstream_release(s, false);
 	backlog_fail(s);
 }
 
-bool
+static bool
 passthrough_waiting_for_pool(const struct session *s)
 {
 	return s->outage_ms != 0 || s->up_state == UP_CONNECTING ||
@@ -1279,7 +1223,7 @@ passthrough_waiting_for_pool(const struct session *s)
 	    passthrough_handshake_pending(s, true);
 }
 
-void
+static void
 passthrough_free(struct session *s)
 {
 	passthrough_give_up(s);
@@ -1423,3 +1367,11 @@ passthrough_pool_connected(struct session *s)
 	up_resend(s);
 	up_drain_backlog(s);
 }
+
+const struct proxy_mode passthrough_mode = {
+	.name = "passthrough",
+	.miner_line = passthrough_miner_line,
+	.waiting_for_pool = passthrough_waiting_for_pool,
+	.give_up = passthrough_give_up,
+	.free = passthrough_free,
+};

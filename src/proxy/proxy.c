@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "net/tls.h"
 #include "net/worker.h"
+#include "proxy/hub.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "api/api.h"
@@ -276,6 +277,7 @@ proxy_free(struct proxy *p)
 		if (p->threads[i] != NULL) {
 			if (p->workers[i] != NULL)
 				session_thread_fini(p->threads[i]);
+			aggregate_thread_fini(p->threads[i]);
 			acct_table_free(p->threads[i]->acct);
 			free(p->threads[i]->pools);
 			free(p->threads[i]);
@@ -284,6 +286,7 @@ proxy_free(struct proxy *p)
 	}
 	free(p->workers);
 	free(p->threads);
+	hub_free(p->hub);
 	cidr_set_free(&p->trusted);
 	security_free(p->security);
 	db_close(p->api_db);
@@ -316,6 +319,8 @@ proxy_run(const struct cfg *c)
 	signal(SIGPIPE, SIG_IGN);
 	proxy_raise_nofile(c);
 	p.cfg = c;
+	p.mode = c->server.mode == CFG_MODE_AGGREGATE ? &aggregate_mode :
+	    &passthrough_mode;
 	p.started_at = (int64_t)time(NULL);
 	p.router = router_new(c);
 	if (cidr_set_parse(&p.trusted,
@@ -351,6 +356,8 @@ proxy_run(const struct cfg *c)
 		t->worker = p.workers[i];
 		worker_set_data(t->worker, t);
 		session_thread_init(t);
+		if (p.mode == &aggregate_mode)
+			aggregate_thread_init(t);
 		/* tls_bind: the same accept, told by its arg (p.tls). */
 		if (worker_add_listeners(t->worker, &c->server.tls_bind,
 		    tls_ports, session_accept, p.tls) != 0)
@@ -405,6 +412,13 @@ proxy_run(const struct cfg *c)
 	if (c->server.tls_detect)
 		log_info("main", "TLS handshakes on the plain ports are "
 		    "accepted (tls_detect)");
+	if (p.mode == &aggregate_mode) {
+		p.hub = hub_new(&p);
+		if (p.hub == NULL || hub_start(p.hub) != 0)
+			goto out;
+		log_info("main", "aggregate mode: miners share one connection "
+		    "per pool; shares are checked by Loka");
+	}
 	for (started = 0; started < p.nworkers; started++)
 		if (worker_start(p.workers[started]) != 0)
 			break;
@@ -422,6 +436,8 @@ proxy_run(const struct cfg *c)
 		worker_post(p.workers[i], session_thread_drain, NULL);
 	for (size_t i = 0; i < started; i++)
 		worker_join(p.workers[i]);
+	/* The pool side last: the sessions' verdicts came through it. */
+	hub_stop(p.hub);
 	/* No producer is left: the store writes what it holds and stops. */
 	store_stop(p.store);
 	if (started == p.nworkers)

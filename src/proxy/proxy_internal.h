@@ -32,6 +32,9 @@ struct db;
 struct event;
 struct evbuffer;
 struct router;
+struct hub;
+struct agg_session;
+struct agg_thread;
 struct store;
 struct store_ring;
 struct worker;
@@ -101,6 +104,8 @@ struct proxy_pool_stats {
 
 struct proxy {
 	const struct cfg *cfg;
+	const struct proxy_mode *mode; /* [server] mode */
+	struct hub *hub;               /* aggregate: the pool side; else NULL */
 	struct router *router;
 	struct store *store;           /* the books' write path */
 	struct cidr_set trusted;       /* trusted_proxies */
@@ -259,6 +264,7 @@ struct session {
 	struct session_worker *workers; /* grown on demand, at most
 	                                 * SESSION_WORKERS_MAX */
 	size_t nworkers;
+	struct agg_session *agg;  /* aggregate mode's state (aggregate.c) */
 };
 
 TAILQ_HEAD(session_list, session);
@@ -281,6 +287,7 @@ struct proxy_thread {
 	struct event *drain_timer;
 	struct proxy_stats stats;
 	struct proxy_pool_stats *pools; /* one per configured pool */
+	struct agg_thread *agg;      /* aggregate mode (aggregate.c) */
 };
 
 /* session.c */
@@ -363,9 +370,55 @@ struct bufferevent *proxy_tls_upstream(struct session *s,
 const char *proxy_tls_connect_error(struct bufferevent *bev, short what,
     char *buf, size_t size);
 
+/*
+ * A session's mode: what the miner's lines become, the one interface
+ * between the session (session.c: connection, first bytes, deadlines,
+ * abuse control, the ordered drop) and the pool side.
+ *
+ * passthrough.c: one pool connection per miner, relayed.
+ * aggregate.c: shared pool connections (hub.c), shares checked locally.
+ */
+struct proxy_mode {
+	const char *name;
+	/* One complete line from the miner. -1: the session was closed. */
+	int (*miner_line)(struct session *s, char *line, size_t len);
+	/* Is the session waiting for a pool (not for its miner)? Then the
+	 * miner's connection_timeout does not apply. */
+	bool (*waiting_for_pool)(const struct session *s);
+	/* The session is closing: answer (error 20) the requests still
+	 * waiting for a pool, and book the submits among them as rejected
+	 * "other". */
+	void (*give_up)(struct session *s);
+	/* Free everything the mode keeps in the session (on its drop, before
+	 * the miner's connection is closed: answers may still be queued). */
+	void (*free)(struct session *s);
+};
+
+extern const struct proxy_mode passthrough_mode;
+extern const struct proxy_mode aggregate_mode;
+
+/* The session's mode (passthrough where none was set: unit tests). */
+static inline const struct proxy_mode *
+session_mode(const struct session *s)
+{
+	return s->t->proxy->mode != NULL ? s->t->proxy->mode :
+	    &passthrough_mode;
+}
+
+/* books.c */
+/*
+ * One verdict on a share of worker w (NULL: a worker the session never
+ * authorized), for the session's pool (s->pool): the in-memory books, the
+ * metrics, and the store thread (never waits; a full queue is counted
+ * and reported by the store).
+ */
+void books_share(struct session *s, struct session_worker *w, bool accepted,
+    enum acct_reject why, double diff);
+/* Add to a double kept as its bits; the calling thread is the only
+ * writer. */
+void stat_add_double(_Atomic uint64_t *bits, double v);
+
 /* passthrough.c */
-/* Handle one complete line from the miner. -1: the session was closed. */
-int passthrough_miner_line(struct session *s, char *line, size_t len);
 /* The pool connection's read callback (arg: the session). */
 void passthrough_pool_read(struct bufferevent *bev, void *arg);
 /* The pool is connected: replay the session's handshake (after a
@@ -382,14 +435,6 @@ void passthrough_fail_pending(struct session *s, bool carry);
 /* Is a handshake request waiting for the pool? With carried, also one
  * kept for the next connection. */
 bool passthrough_handshake_pending(const struct session *s, bool carried);
-/* The session is closing: answer (error 20) the requests still waiting
- * for a pool, and book the submits among them as rejected "other". */
-void passthrough_give_up(struct session *s);
-/* Is the session waiting for a pool (not for its miner)? Then the
- * miner's connection_timeout does not apply. */
-bool passthrough_waiting_for_pool(const struct session *s);
-/* Free everything passthrough keeps in the session (on session drop). */
-void passthrough_free(struct session *s);
 
 /* upstream.c */
 /* How a pool connection failed. */

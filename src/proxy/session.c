@@ -207,7 +207,7 @@ session_drop(struct session *s, const char *why)
 		log_sdebug("session", s->id, "closed (%s): %s", s->peer_str,
 		    why);
 	s->state = SESSION_CLOSING;
-	passthrough_free(s);
+	session_mode(s)->free(s);
 	guard_session_fini(s);
 	/* After anything that may queue output (answers to what was
 	 * pending): a freed session must not stay on the dirty list. */
@@ -272,7 +272,7 @@ session_on_timer(evutil_socket_t fd, short what, void *arg)
 		/* The miner asked; the pool has not answered (yet): its
 		 * handshake_timeout and pool_outage_hold cover that (and
 		 * bound the wait, with this as a last resort). */
-		if (passthrough_waiting_for_pool(s) &&
+		if (session_mode(s)->waiting_for_pool(s) &&
 		    (int64_t)time(NULL) - s->connected_at <
 		    (cfg->connection_timeout_ms +
 		    cfg->pool_outage_hold_ms) / 1000) {
@@ -328,7 +328,7 @@ session_close_after_flush(struct session *s, const char *why)
 		log_sdebug("session", s->id, "closing (%s): %s", s->peer_str,
 		    why);
 	session_set_state(s, SESSION_CLOSING);
-	passthrough_give_up(s);
+	session_mode(s)->give_up(s);
 	if (s->down == NULL)
 		return;
 	bufferevent_disable(s->down, EV_READ);
@@ -596,7 +596,7 @@ session_read_lines(struct session *s)
 		}
 		rc = guard_line(s, line, len);
 		if (rc == 0)
-			rc = passthrough_miner_line(s, line, len);
+			rc = session_mode(s)->miner_line(s, line, len);
 		free(line);
 		if (rc < 0)
 			return;
