@@ -252,6 +252,9 @@ miner_subscribe(struct session *s, struct msg *m)
 		for (int i = 0; i < at->split.slot_bytes; i++)
 			snprintf(a->en1 + 2 * i, 3, "%02x", a->slot[i]);
 	}
+	free(s->subscribe_params);
+	s->subscribe_params = m->params != NULL ? json_dumps(m->params,
+	    JSON_COMPACT) : NULL;
 	snprintf(sid, sizeof(sid), "%016" PRIx64, s->id);
 	res = json_pack("[[[s,s],[s,s]],s,i]", "mining.set_difficulty", sid,
 	    "mining.notify", sid, a->en1, at->split.miner_bytes);
@@ -516,10 +519,11 @@ miner_submit(struct session *s, struct msg *m)
 		snprintf(sh->en2, sizeof(sh->en2), "%s%s", a->en1, en2);
 		snprintf(sh->ntime, sizeof(sh->ntime), "%s", ntime);
 		snprintf(sh->nonce, sizeof(sh->nonce), "%s", nonce);
+		/* The miner's rolled bits, as it sent them (within the
+		 * mask it was granted, itself within the pool's). */
 		if (s->version_rolling && vbits != NULL &&
 		    job->version_mask != 0)
-			snprintf(sh->vbits, sizeof(sh->vbits), "%08" PRIx32,
-			    out.r.version);
+			snprintf(sh->vbits, sizeof(sh->vbits), "%s", vbits);
 		sh->diff = diff;
 		sh->pool_diff = job->pool_diff;
 		sh->block = out.block;
@@ -715,6 +719,10 @@ aggregate_on_job(struct proxy_thread *t, struct hub_job *j)
 	struct agg_thread *at = t->agg;
 	struct session *s, *next;
 
+	/* Another pool: its chain tip is the one that counts now (a share
+	 * for the old pool's jobs is stale, whatever their heights). */
+	if (j->switched)
+		at->jobs.tip = -1;
 	if (j->switched)
 		for (size_t i = 0; i < MINING_JOBS_KEEP; i++) {
 			struct mining_job *o = at->jobs.ring[i];
@@ -851,6 +859,12 @@ aggregate_on_verdict(struct proxy_thread *t, struct hub_share *sh)
 	json_decref(p->miner_id);
 	memset(p, 0, sizeof(*p));
 	hub_share_free(sh);
+}
+
+const char *
+aggregate_session_slot(const struct session *s)
+{
+	return s->agg != NULL ? s->agg->en1 : "";
 }
 
 /* ---- the mode's interface (proxy_internal.h) ---- */

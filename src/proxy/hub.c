@@ -60,6 +60,8 @@
 #define HUB_SILENCE_MIN_MS 3000
 /* Before two jobs have been seen: the interval assumed. */
 #define HUB_INTERVAL_DEFAULT_MS 60000
+/* The split waits this long for every pool to subscribe or fail. */
+#define HUB_SPLIT_WAIT_MS 10000
 /* Extranonce1 bytes accepted from a pool. */
 #define HUB_EN1_MAX 16
 /* Extranonce2 sizes accepted from a pool. */
@@ -130,6 +132,9 @@ struct channel {
 	int64_t burst_start_ms;
 	int burst;
 	struct hub_job *last;       /* its latest job */
+	json_t *early;              /* a job's params that came before the
+	                             * split was decided */
+	bool tried;                 /* subscribed or failed at least once */
 	struct name **names;
 	size_t nnames, names_cap;
 	uint64_t jobs, submitted, accepted, rejected, lost;
@@ -153,6 +158,7 @@ struct hub {
 	bool split_known;
 	uint32_t next_job_id;
 	struct event *tick;
+	int64_t started_ms;
 	struct event *stop_timer;
 	bool stopping;
 	struct waiting *waiting, **waiting_tail;
@@ -163,6 +169,7 @@ struct hub {
 };
 
 static void ch_connect(struct channel *c);
+static void ch_notify(struct channel *c, struct msg *m);
 static void ch_release(struct channel *c);
 static void share_done(struct channel *c, struct hub_share *sh,
     bool answered, bool accepted, int code, const char *message);
@@ -630,8 +637,14 @@ ch_notify(struct channel *c, struct msg *m)
 		    "second", c->cfg->name, HUB_NOTIFY_BURST);
 		return;
 	}
-	if (!c->subscribed || !h->split_known)
+	if (!c->subscribed)
 		return; /* before its subscribe answer: nothing to build on */
+	if (!h->split_known) {
+		/* Built once every pool has answered (split_decide()). */
+		json_decref(c->early);
+		c->early = json_incref(m->params);
+		return;
+	}
 	/* The pool's extranonce1, then the bytes its extranonce2 has
 	 * beyond the split's (zeros): the miner's part comes after. */
 	snprintf(en1pad, sizeof(en1pad), "%s", c->en1);
@@ -687,42 +700,85 @@ post_split(struct worker *w, void *arg)
 	/* arg is the hub's own split: nothing to free */
 }
 
-/* Channel c subscribed with its extranonce2 size: fix the split (first
- * pool) or check that c can serve it. */
+/* Can subscribed channel c serve the split? Its padding if so. */
 static int
 ch_fit_split(struct channel *c)
 {
 	struct hub *h = c->h;
-	struct slots_split sp;
 
-	if (!h->split_known) {
-		int n = c->en2_size;
-
-		/* Sized from the smallest extranonce2 among the pools that
-		 * have answered; a later, smaller one cannot take miners. */
-		for (size_t i = 0; i < h->nch; i++)
-			if (h->ch[i].subscribed && h->ch[i].en2_size < n)
-				n = h->ch[i].en2_size;
-		if (slots_split(n, &sp) != 0)
-			return -1;
-		pthread_mutex_lock(&h->view_lock);
-		h->split.slot_bytes = sp.slot_bytes;
-		h->split.miner_bytes = sp.miner_bytes;
-		h->split.nslots = sp.nslots;
-		h->split_known = true;
-		pthread_mutex_unlock(&h->view_lock);
-		log_info("hub", "extranonce split from pool %s (extranonce2 of "
-		    "%d bytes): %d byte slot per miner, %d bytes for the "
-		    "miner, %" PRIu32 " miners per pool connection",
-		    c->cfg->name, n, sp.slot_bytes, sp.miner_bytes,
-		    sp.nslots);
-		for (size_t i = 0; i < h->p->nworkers; i++)
-			worker_post(h->p->workers[i], post_split, &h->split);
-	}
-	if (c->en2_size < h->split.slot_bytes + h->split.miner_bytes)
+	if (c->en2_size < h->split.slot_bytes + h->split.miner_bytes) {
+		log_warnx("hub", "pool %s: extranonce2 of %d bytes is smaller "
+		    "than the miners' split (%d + %d): it gets no miners",
+		    c->cfg->name, c->en2_size, h->split.slot_bytes,
+		    h->split.miner_bytes);
 		return -1;
+	}
 	c->pad = c->en2_size - h->split.slot_bytes - h->split.miner_bytes;
 	return 0;
+}
+
+static void ch_ready_check(struct channel *c);
+
+/*
+ * Decide the split once every enabled pool has subscribed or failed (or
+ * with force, from those that subscribed): sized from the smallest
+ * extranonce2 among them, so that miners can move to any of them.
+ */
+static void
+split_decide(struct hub *h, bool force)
+{
+	struct slots_split sp;
+	int n = 0;
+	const char *from = NULL;
+
+	if (h->split_known)
+		return;
+	for (size_t i = 0; i < h->nch; i++) {
+		struct channel *c = &h->ch[i];
+
+		if (c->state == CH_DISABLED || c->state == CH_UNUSABLE)
+			continue;
+		if (!c->subscribed && !c->tried && !force)
+			return; /* not every pool has answered yet */
+		if (c->subscribed && (n == 0 || c->en2_size < n)) {
+			n = c->en2_size;
+			from = c->cfg->name;
+		}
+	}
+	if (n == 0 || slots_split(n, &sp) != 0)
+		return;
+	pthread_mutex_lock(&h->view_lock);
+	h->split.slot_bytes = sp.slot_bytes;
+	h->split.miner_bytes = sp.miner_bytes;
+	h->split.nslots = sp.nslots;
+	h->split_known = true;
+	pthread_mutex_unlock(&h->view_lock);
+	log_info("hub", "extranonce split from pool %s (extranonce2 of %d "
+	    "bytes, the smallest): %d byte slot per miner, %d bytes for the "
+	    "miner, %" PRIu32 " miners per pool connection", from, n,
+	    sp.slot_bytes, sp.miner_bytes, sp.nslots);
+	for (size_t i = 0; i < h->p->nworkers; i++)
+		worker_post(h->p->workers[i], post_split, &h->split);
+	for (size_t i = 0; i < h->nch; i++) {
+		struct channel *c = &h->ch[i];
+		json_t *early = c->early;
+
+		if (!c->subscribed)
+			continue;
+		if (ch_fit_split(c) != 0) {
+			ch_release(c);
+			ch_set_state(c, CH_UNUSABLE);
+			continue;
+		}
+		c->early = NULL;
+		if (early != NULL) {
+			struct msg m = { .params = early };
+
+			ch_notify(c, &m);
+			json_decref(early);
+		}
+		ch_ready_check(c);
+	}
 }
 
 /* ---- answers from the pool ---- */
@@ -864,11 +920,12 @@ ch_response(struct channel *c, struct msg *m)
 		snprintf(c->en1, sizeof(c->en1), "%s", en1);
 		c->en2_size = (int)json_integer_value(n2);
 		c->subscribed = true;
+		c->tried = true;
+		if (!c->h->split_known) {
+			split_decide(c->h, false);
+			break;
+		}
 		if (ch_fit_split(c) != 0) {
-			log_warnx("hub", "pool %s: extranonce2 of %d bytes is "
-			    "smaller than the miners' split (%d + %d): it gets "
-			    "no miners", c->cfg->name, c->en2_size,
-			    c->h->split.slot_bytes, c->h->split.miner_bytes);
 			ch_release(c);
 			ch_set_state(c, CH_UNUSABLE);
 			break;
@@ -1046,6 +1103,8 @@ ch_release(struct channel *c)
 	c->interval_ms = 0;
 	hub_job_unref(c->last);
 	c->last = NULL;
+	json_decref(c->early);
+	c->early = NULL;
 }
 
 static void
@@ -1068,6 +1127,8 @@ ch_fail(struct channel *c, bool violation, const char *fmt, ...)
 	log_warnx("hub", "%s; connecting again in %" PRId64 " ms", why, delay);
 	ch_release(c);
 	ch_set_state(c, CH_BACKOFF);
+	c->tried = true;
+	split_decide(h, false);
 	if (!h->stopping) {
 		struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
 
@@ -1247,6 +1308,9 @@ hub_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (size_t i = 0; i < h->nch; i++)
 		ch_publish(&h->ch[i]);
+	/* A pool that neither answers nor fails: decide without it. */
+	if (!h->split_known && now - h->started_ms > HUB_SPLIT_WAIT_MS)
+		split_decide(h, true);
 	if (h->active >= 0 && !ch_healthy(&h->ch[h->active], now))
 		hub_choose(h, "no new job within 2.5 job intervals");
 	else
@@ -1332,6 +1396,8 @@ on_submit(struct worker *w, void *arg)
 	struct channel *c;
 	struct identity id;
 	struct hpend *p;
+	static const char zeros[2 * HUB_EN2_MAX + 1] =
+	    "00000000000000000000000000000000";
 	const char *name;
 	char buf[1024];
 	int n;
@@ -1363,9 +1429,12 @@ on_submit(struct worker *w, void *arg)
 			ch_authorize(c, sh->login, "x", NULL);
 	}
 	p = ch_pend_new(c, HP_SUBMIT, sh);
+	/* The pool's extranonce2: its bytes beyond the split's (zeros,
+	 * see ch_notify()), the miner's slot, the miner's own. */
 	n = snprintf(buf, sizeof(buf), "{\"id\":%" PRIu32 ",\"method\":"
-	    "\"mining.submit\",\"params\":[\"%s\",\"%s\",\"%s\",\"%s\","
-	    "\"%s\"%s%s%s]}\n", p->id, name, sh->pool_job_id, sh->en2,
+	    "\"mining.submit\",\"params\":[\"%s\",\"%s\",\"%.*s%s\","
+	    "\"%s\",\"%s\"%s%s%s]}\n", p->id, name, sh->pool_job_id,
+	    2 * c->pad, zeros, sh->en2,
 	    sh->ntime, sh->nonce, sh->vbits[0] != '\0' ? ",\"" : "",
 	    sh->vbits, sh->vbits[0] != '\0' ? "\"" : "");
 	if (n <= 0 || (size_t)n >= sizeof(buf)) {
@@ -1394,6 +1463,7 @@ on_start(struct worker *w, void *arg)
 
 	if (w == NULL)
 		return;
+	h->started_ms = now_mono_ms();
 	h->tick = event_new(worker_base(w), -1, EV_PERSIST, hub_on_tick, h);
 	evtimer_add(h->tick, &tv);
 	for (size_t i = 0; i < h->nch; i++) {

@@ -44,6 +44,7 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "net/worker.h"
+#include "proxy/hub.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "security/security.h"
@@ -206,6 +207,10 @@ snap_sessions(struct proxy_thread *t, json_t *rows)
 		    "version_rolling", s->version_rolling,
 		    "connected_at", (json_int_t)s->connected_at,
 		    "last_share", (json_int_t)s->last_share));
+		if (s->agg != NULL)
+			json_object_set_new(json_array_get(rows,
+			    json_array_size(rows) - 1), "extranonce1",
+			    json_string(aggregate_session_slot(s)));
 		json_decref(sub);
 	}
 }
@@ -496,6 +501,38 @@ route_status(struct proxy *p, json_t **out)
 	return 200;
 }
 
+/* Aggregate mode: pool i's shared connection, and what the pool said
+ * of the shares Loka validated (validated vs pool-accepted). */
+static json_t *
+upstream_json(struct proxy *p, int i)
+{
+	struct hub_channel_view v;
+	struct hub_split sp;
+	double validated = proxy_pool_sum_double(p, i,
+	    offsetof(struct proxy_pool_stats, accepted_diff));
+	char mask[9];
+
+	if (!hub_channel_view(p->hub, i, &v))
+		return json_null();
+	snprintf(mask, sizeof(mask), "%08" PRIx32, v.version_mask);
+	return json_pack("{s:s,s:b,s:f,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,"
+	    "s:I,s:o,s:o}",
+	    "state", v.state, "active", v.active, "difficulty", v.difficulty,
+	    "extranonce2_size", v.en2_size, "version_mask", mask,
+	    "jobs", (json_int_t)v.jobs, "submitted", (json_int_t)v.submitted,
+	    "pool_accepted", (json_int_t)v.accepted,
+	    "pool_rejected", (json_int_t)v.rejected,
+	    "lost", (json_int_t)v.lost,
+	    "pool_accepted_difficulty", v.accepted_diff,
+	    "pool_rejected_difficulty", v.rejected_diff,
+	    "workers", (json_int_t)v.workers,
+	    "pool_accepted_ratio", validated > 0 ?
+	    json_real(v.accepted_diff / validated) : json_null(),
+	    "split", hub_split_get(p->hub, &sp) ? json_pack("{s:i,s:i,s:I}",
+	    "slot_bytes", sp.slot_bytes, "miner_bytes", sp.miner_bytes,
+	    "slots", (json_int_t)sp.nslots) : json_null());
+}
+
 static int
 route_pools(struct proxy *p, json_t **out)
 {
@@ -536,8 +573,13 @@ route_pools(struct proxy *p, json_t **out)
 		    "hashrate", proxy_hashrate(p, (int)i),
 		    "notifies", (json_int_t)proxy_pool_sum(p, (int)i,
 		    offsetof(struct proxy_pool_stats, notifies))));
+		if (p->hub != NULL)
+			json_object_set_new(json_array_get(pools,
+			    json_array_size(pools) - 1), "upstream",
+			    upstream_json(p, (int)i));
 	}
-	*out = json_pack("{s:o}", "pools", pools);
+	*out = json_pack("{s:s,s:o}", "mode", p->mode != NULL ?
+	    p->mode->name : "passthrough", "pools", pools);
 	return 200;
 }
 

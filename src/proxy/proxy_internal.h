@@ -418,6 +418,10 @@ void books_share(struct session *s, struct session_worker *w, bool accepted,
  * writer. */
 void stat_add_double(_Atomic uint64_t *bits, double v);
 
+/* aggregate.c: the miner's extranonce1 (its slot, hex; "" before
+ * subscribe). */
+const char *aggregate_session_slot(const struct session *s);
+
 /* passthrough.c */
 /* The pool connection's read callback (arg: the session). */
 void passthrough_pool_read(struct bufferevent *bev, void *arg);

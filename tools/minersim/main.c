@@ -61,6 +61,9 @@ static const char usage_text[] =
     "  --password P           password (default x)\n"
     "  --rate R               shares per second per miner (default 1; 0 = "
     "none)\n"
+    "  --hashrate H           real mode: at most H hashes per second per "
+    "miner\n"
+    "                         (default 0 = as fast as the CPU allows)\n"
     "  --shares N             stop after N verdicts per miner (default 0 = "
     "no limit)\n"
     "  --duration S           stop after S seconds (default 0 = no limit)\n"
@@ -102,6 +105,7 @@ enum {
 	OPT_USER,
 	OPT_PASSWORD,
 	OPT_RATE,
+	OPT_HASHRATE,
 	OPT_SHARES,
 	OPT_DURATION,
 	OPT_DRAIN_TIMEOUT,
@@ -120,6 +124,7 @@ static const struct option long_options[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "hashrate", required_argument, NULL, OPT_HASHRATE },
 	{ "shares", required_argument, NULL, OPT_SHARES },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
@@ -448,6 +453,10 @@ parse_args(int argc, char **argv, struct sim_config *cfg)
 			if (parse_seconds(optarg, &cfg->rate) == -1)
 				return usage_error("--rate", optarg);
 			break;
+		case OPT_HASHRATE:
+			if (parse_seconds(optarg, &cfg->hashrate) == -1)
+				return usage_error("--hashrate", optarg);
+			break;
 		case OPT_SHARES:
 			if (parse_u64(optarg, UINT32_MAX, &cfg->shares) == -1)
 				return usage_error("--shares", optarg);
@@ -574,13 +583,17 @@ summary_json(struct sim *sim, uint64_t sent, uint64_t accepted,
 
 		sim_format_user(sim, i, user, sizeof(user));
 		if ((w = json_object_get(workers, user)) == NULL) {
-			w = json_pack("{s:i,s:i,s:i}", "sent", 0, "accepted",
-			    0, "rejected", 0);
+			w = json_pack("{s:i,s:i,s:i,s:f}", "sent", 0,
+			    "accepted", 0, "rejected", 0,
+			    "accepted_difficulty", 0.0);
 			json_object_set_new(workers, user, w);
 		}
 		json_add(w, "sent", m->sent);
 		json_add(w, "accepted", m->accepted);
 		json_add(w, "rejected", m->rejected);
+		json_object_set_new(w, "accepted_difficulty", json_real(
+		    json_real_value(json_object_get(w,
+		    "accepted_difficulty")) + m->accepted_diff));
 	}
 	json_object_set_new(o, "workers", workers);
 	json_object_set_new(o, "version_rolled",

@@ -407,6 +407,7 @@ on_verdict(struct miner *m, json_int_t id, const struct msg *msg)
 
 	if (msg->error == NULL && json_is_true(msg->result)) {
 		m->accepted++;
+		m->accepted_diff += m->pend_diff[slot];
 	} else {
 		m->rejected++;
 		stats_reject_add(&sim->stats, error_code(msg->error));
@@ -898,12 +899,17 @@ pend_grow(struct miner *m)
 {
 	uint16_t cap = m->pend_cap == 0 ? PEND_INIT : m->pend_cap * 2;
 	uint64_t *ring = xcalloc(cap, sizeof(*ring));
+	double *dring = xcalloc(cap, sizeof(*dring));
 	uint16_t i;
 
-	for (i = 0; i < m->pend_len; i++)
+	for (i = 0; i < m->pend_len; i++) {
 		ring[i] = m->pending[(m->pend_head + i) % m->pend_cap];
+		dring[i] = m->pend_diff[(m->pend_head + i) % m->pend_cap];
+	}
 	free(m->pending);
+	free(m->pend_diff);
 	m->pending = ring;
+	m->pend_diff = dring;
 	m->pend_cap = cap;
 	m->pend_head = 0;
 }
@@ -936,6 +942,10 @@ miner_submit(struct miner *m, const struct work_job *job,
 		return -1;
 	m->pending[(m->pend_head + m->pend_len) % m->pend_cap] =
 	    sim_now_us() + 1;
+	/* A difficulty applies from the next job on: the share counts at
+	 * its own job's. */
+	m->pend_diff[(m->pend_head + m->pend_len) % m->pend_cap] =
+	    m->grind_job == job ? m->grind_diff : m->job_diff;
 	m->pend_len++;
 	m->next_id++;
 	m->outstanding++;
@@ -994,6 +1004,8 @@ miner_free(struct miner *m)
 		event_free(m->timer);
 	m->timer = NULL;
 	free(m->pending);
+	free(m->pend_diff);
 	m->pending = NULL;
+	m->pend_diff = NULL;
 	m->pend_cap = 0;
 }

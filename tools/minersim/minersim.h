@@ -99,6 +99,11 @@ struct miner {
 	struct miner	*grind_prev, *grind_next;
 	uint64_t	*pending;	/* ring: submit send time + 1 (us), 0
 					   once answered */
+	double		*pend_diff;	/* ring beside it: the difficulty of
+					   the submit's job */
+	double		 accepted_diff;	/* sum over accepted submits */
+	double		 credit;	/* hashes it may do now (--hashrate) */
+	uint64_t	 credit_us;	/* when credit was last topped up */
 	uint64_t	 next_due_us;	/* when the next share is due */
 	uint64_t	 en2_counter;	/* extranonce2 of the next share */
 	double		 diff;		/* latest mining.set_difficulty */
@@ -134,6 +139,8 @@ struct sim_config {
 	const char	*user_fmt;
 	const char	*password;
 	double		 rate;		/* shares per second per miner */
+	double		 hashrate;	/* real mode: hashes per second per
+					   miner; 0 = unlimited */
 	uint64_t	 shares;	/* per miner; 0 = unlimited */
 	double		 duration;	/* seconds; 0 = unlimited */
 	double		 drain_timeout;	/* seconds */

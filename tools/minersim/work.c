@@ -241,9 +241,10 @@ grind_found(struct miner *m, const struct share_job *j, const uint8_t *en2,
 	return 1;
 }
 
-/* One slice: 1 a share was submitted, 0 not yet, -1 cannot grind. */
+/* One slice of at most max hashes: 1 a share was submitted, 0 not yet,
+ * -1 cannot grind. */
 static int
-grind_slice(struct miner *m)
+grind_slice(struct miner *m, int max)
 {
 	struct sim *sim = m->sim;
 	const struct share_job *j = &m->grind_job->job;
@@ -256,7 +257,7 @@ grind_slice(struct miner *m)
 	if (share_target_from_difficulty(diff, target) == -1 ||
 	    grind_header(m, j, en2, &version, header) == -1)
 		return -1;
-	for (i = 0; i < GRIND_SLICE; i++) {
+	for (i = 0; i < max; i++) {
 		if (i % GRIND_CLOCK_EVERY == GRIND_CLOCK_EVERY - 1 &&
 		    sim_now_us() >= deadline)
 			break;
@@ -294,12 +295,38 @@ grind_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim *sim = arg;
 	struct miner *m = sim->grind_head;
-	int rc;
+	int rc, max = GRIND_SLICE;
+	uint64_t before;
 
 	if (m == NULL)
 		return;
 	grind_dequeue(sim, m);
-	rc = grind_slice(m);
+	if (sim->cfg.hashrate > 0) {
+		/* --hashrate: hashes are earned with time, at most a tenth of
+		 * a second's worth ahead. */
+		uint64_t now = sim_now_us();
+
+		if (m->credit_us == 0)
+			m->credit_us = now;
+		m->credit += (double)(now - m->credit_us) * sim->cfg.hashrate /
+		    1e6;
+		m->credit_us = now;
+		if (m->credit > sim->cfg.hashrate / 10 + GRIND_SLICE)
+			m->credit = sim->cfg.hashrate / 10 + GRIND_SLICE;
+		if (m->credit < 1) {
+			struct timeval wait = { 0, 1000 };
+
+			grind_enqueue(sim, m);
+			if (!evtimer_pending(sim->grind_ev, NULL))
+				evtimer_add(sim->grind_ev, &wait);
+			return;
+		}
+		max = m->credit < GRIND_SLICE ? (int)m->credit : GRIND_SLICE;
+	}
+	before = sim->hashes;
+	rc = grind_slice(m, max);
+	if (sim->cfg.hashrate > 0)
+		m->credit -= (double)(sim->hashes - before);
 	if (rc == 0) {
 		grind_enqueue(sim, m);
 	} else {

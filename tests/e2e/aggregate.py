@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""End-to-end: aggregate mode ([server] mode = "aggregate").
+
+Two test pools, the main one with an extranonce2 of 8 bytes, the backup
+with 4 (so the split is sized from the backup's: 1 byte of slot, 3 for
+the miner). Miners of every dialect mine through Loka:
+- each pool sees one connection (the backup is a subscribed standby);
+- the pool rejects nothing Loka forwarded; version-rolled shares arrive;
+- the books equal, per worker, the difficulty each miner was told was
+  accepted, and so does the pool's count (every share meets the pool's
+  difficulty here);
+- the main pool is killed: miners keep their connections (no reconnect,
+  no set_extranonce) and their shares reach the backup within 2 s;
+- /api/v1/pools shows each pool connection and the mode.
+"""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import loka_e2e as e  # noqa: E402
+from loka_e2e import Loka, Pool, check, done  # noqa: E402
+
+POOL_ARGS = ["--difficulty", "0.00001", "--user-prefix", "acct.",
+             "--notify-interval", "2"]
+main = Pool("--extranonce2-size", "8", *POOL_ARGS)
+backup = Pool("--extranonce2-size", "4", *POOL_ARGS)
+db = os.path.join(e.TMP, "aggregate.db")
+cfg = """[server]
+mode = "aggregate"
+[aggregate]
+start_difficulty = 0.00001
+[database]
+url = "sqlite://%s"
+batch_interval = "200ms"
+[[pools]]
+name = "main"
+url = "stratum+tcp://127.0.0.1:%d"
+username = "acct"
+priority = 0
+[[pools]]
+name = "backup"
+url = "stratum+tcp://127.0.0.1:%d"
+username = "acct"
+priority = 1
+""" % (db, main.port, backup.port)
+loka = Loka(config=cfg)
+check(loka.proc.wait_log(r"extranonce split from pool backup \(extranonce2 "
+                         r"of 4 bytes, the smallest\): 1 byte slot per "
+                         r"miner, 3 bytes for the miner", timeout=10),
+      "the split is sized from the smallest extranonce2 (backup's 4)")
+check(loka.proc.wait_log(r"miners work for pool main", timeout=10),
+      "miners work for the preferred pool")
+
+# ---- every dialect, books exact ----
+s = e.minersim(loka.port, "--miners", "10", "--dialect", "mixed",
+               "--rate", "4", "--duration", "6", "--user", "bc1qAgg.rig%d")
+check(s["_rc"] == 0 and s["handshakes"] == 10 and s["accepted"] > 100 and
+      s["rejected"] == 0 and s["reconnects"] == 0,
+      "10 miners of every dialect: %s accepted, %s rejected" %
+      (s.get("accepted"), s.get("rejected")), s.get("_log", "")[-2000:])
+time.sleep(1.0)
+ps = main.summary()
+check(ps["connections_total"] == 1 and ps["connections_open"] == 1,
+      "the main pool saw one connection for 10 miners", ps)
+check(ps["rejected"] == 0 and ps["accepted"] == s["accepted"],
+      "the pool rejected nothing Loka forwarded (%d accepted)" %
+      ps["accepted"], ps["rejected_reasons"])
+check(ps["version_rolled_accepted"] > 0,
+      "version-rolled shares reach the pool (%d)" %
+      ps["version_rolled_accepted"])
+bs = backup.summary()
+check(bs["connections_total"] == 1 and bs["accepted"] == 0,
+      "the backup holds one subscribed standby connection", bs)
+
+told = {"acct.bc1qAgg_" + k.split(".", 1)[1]:
+        (w["accepted"], round(w["accepted_difficulty"], 12))
+        for k, w in s["workers"].items() if w["accepted"] > 0}
+check(e.wait_until(lambda: e.books_sqlite(db) == told, timeout=10),
+      "books per worker == what each miner was told was accepted",
+      {"books": e.books_sqlite(db), "told": told})
+check(e.pool_books(ps) == told,
+      "the pool's count per worker == the books", e.pool_books(ps))
+
+st, body = loka.get("/api/v1/pools")
+pools = {p["name"]: p for p in body.get("pools", [])} if st == 200 else {}
+check(st == 200 and body.get("mode") == "aggregate" and
+      pools.get("main", {}).get("upstream", {}).get("active") is True and
+      pools["main"]["upstream"]["state"] == "ready" and
+      pools.get("backup", {}).get("upstream", {}).get("state") == "ready",
+      "/api/v1/pools: the mode and each pool connection", body)
+
+# ---- failover without reconnects ----
+rigs = e.Proc("minersim-fo", [
+    e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,
+    "--miners", "4", "--rate", "4", "--duration", "12",
+    "--user", "bc1qFo.rig%d", "--summary", os.path.join(e.TMP, "fo.json")])
+time.sleep(3)
+main.proc.send_signal(signal.SIGKILL)
+killed = time.time()
+moved = e.wait_until(lambda: backup.summary()["accepted"] > 0, timeout=5,
+                     step=0.1)
+check(moved and time.time() - killed < 2.5,
+      "shares reach the backup %.2f s after the main pool died" %
+      (time.time() - killed))
+rigs.p.wait(30)
+import json  # noqa: E402
+with open(os.path.join(e.TMP, "fo.json")) as f:
+    fo = json.load(f)
+check(fo["reconnects"] == 0 and fo["disconnects"] == 0 and
+      fo["handshakes"] == 4,
+      "miners kept their connections through the failover", fo)
+check(fo["accepted"] > 0 and fo["rejected"] <= 4 * 2,
+      "miners kept mining (%d accepted, %d rejected: at most the shares in "
+      "flight at the switch, as stale)" % (fo["accepted"], fo["rejected"]),
+      fo.get("rejected_codes"))
+m = loka.metrics()
+check(sum(v for k, v in m.items()
+          if k.startswith("loka_messages_total") and
+          'method="mining.set_extranonce"' in k) == 0,
+      "no miner got mining.set_extranonce")
+loka.stop()
+told_fo = {"acct.bc1qFo_" + k.split(".", 1)[1]:
+           (w["accepted"], round(w["accepted_difficulty"], 12))
+           for k, w in fo["workers"].items() if w["accepted"] > 0}
+books = {k: v for k, v in e.books_sqlite(db).items()
+         if k.startswith("acct.bc1qFo_")}
+check(books == told_fo,
+      "after the failover, the books still equal what miners were told",
+      {"books": books, "told": told_fo})
+done()
