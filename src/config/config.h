@@ -170,10 +170,17 @@ struct cfg_aggregate {
 	bool standby;             /* keep the next pool subscribed */
 };
 
+/* [routing]: moving miners between pools. */
+struct cfg_routing {
+	int64_t failback_delay_ms; /* a pool that failed, healthy this long,
+	                            * takes its miners back */
+};
+
 struct cfg {
 	char *path; /* file it was read from; "(defaults)" if none */
 	struct cfg_server server;
 	struct cfg_aggregate aggregate;
+	struct cfg_routing routing;
 	struct cfg_pool *pools;
 	size_t npools;
 	struct cfg_database database;

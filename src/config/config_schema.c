@@ -21,6 +21,7 @@
 #define SEC(f) offsetof(struct cfg, security.f)
 #define MON(f) offsetof(struct cfg, monitoring.f)
 #define AGG(f) offsetof(struct cfg, aggregate.f)
+#define ROUTE(f) offsetof(struct cfg, routing.f)
 #define POOL(f) offsetof(struct cfg_pool, f)
 
 #define SECONDS(n) ((int64_t)(n) * 1000)
@@ -414,6 +415,15 @@ static const struct cfg_key aggregate_keys[] = {
 	    "move to the next pool at once when theirs fails." },
 };
 
+static const struct cfg_key routing_keys[] = {
+	{ "failback_delay", CFG_T_DURATION, ROUTE(failback_delay_ms), 0, 0,
+	    SECONDS(3600), 0, 0, "60s", NULL,
+	    "A more preferred pool that failed takes its miners back only "
+	    "once it has been up and sending jobs this long (aggregate mode), "
+	    "so a pool that keeps failing does not pull the farm back and "
+	    "forth." },
+};
+
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct cfg_section cfg_sections[] = {
@@ -422,6 +432,8 @@ const struct cfg_section cfg_sections[] = {
 	{ "aggregate", aggregate_keys, NKEYS(aggregate_keys), 0,
 	    "Aggregate mode ([server] mode = \"aggregate\"): each miner's "
 	    "difficulty and the shared pool connections." },
+	{ "routing", routing_keys, NKEYS(routing_keys), 0,
+	    "How miners move between pools." },
 	{ "pools", pool_keys, NKEYS(pool_keys), 1,
 	    "Upstream pools, one [[pools]] entry each." },
 	{ "database", database_keys, NKEYS(database_keys), 0,

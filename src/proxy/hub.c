@@ -135,6 +135,8 @@ struct channel {
 	json_t *early;              /* a job's params that came before the
 	                             * split was decided */
 	bool tried;                 /* subscribed or failed at least once */
+	bool failed;                /* failed since the hub started */
+	int64_t ready_ms;           /* when it last became ready */
 	struct name **names;
 	size_t nnames, names_cap;
 	uint64_t jobs, submitted, accepted, rejected, lost;
@@ -847,6 +849,7 @@ ch_ready_check(struct channel *c)
 	    (ch_account_login(c) && !c->account_ok))
 		return;
 	ch_set_state(c, CH_READY);
+	c->ready_ms = now_mono_ms();
 	evtimer_del(c->timer);
 	router_success(h->p->router, c->pool, now_mono_ms());
 	log_info("hub", "pool %s ready: extranonce2 %d bytes, difficulty %g, "
@@ -1128,6 +1131,7 @@ ch_fail(struct channel *c, bool violation, const char *fmt, ...)
 	ch_release(c);
 	ch_set_state(c, CH_BACKOFF);
 	c->tried = true;
+	c->failed = true;
 	split_decide(h, false);
 	if (!h->stopping) {
 		struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
@@ -1264,10 +1268,17 @@ hub_choose(struct hub *h, const char *why)
 	int best = -1;
 	struct hub_job *j;
 
+	bool active_ok = h->active >= 0 && ch_healthy(&h->ch[h->active], now);
+
 	for (size_t i = 0; i < h->nch; i++) {
 		struct channel *c = &h->ch[i];
 
 		if (!ch_healthy(c, now))
+			continue;
+		/* Failback: while the active pool works, one that failed
+		 * takes over only after failback_delay of good behaviour. */
+		if (active_ok && (int)i != h->active && c->failed &&
+		    now - c->ready_ms < h->p->cfg->routing.failback_delay_ms)
 			continue;
 		if (best < 0 || c->cfg->priority < h->ch[best].cfg->priority)
 			best = (int)i;

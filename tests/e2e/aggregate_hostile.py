@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""End-to-end: aggregate mode against pools that break the rules.
+
+A scripted pool on loopback is the preferred pool; a well-behaved test
+pool is the backup. The scripted pool sends an oversize merkle branch,
+extranonce sizes no miner could use, a flood of jobs, or answers to ids
+Loka never used. Each time Loka drops it with a logged reason (counted
+against its breaker), stays up, and the miners mine on the backup
+without losing their connections.
+"""
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import loka_e2e as e  # noqa: E402
+from loka_e2e import Loka, Pool, check, done  # noqa: E402
+
+
+class ScriptedPool:
+    """A Stratum pool that behaves until told to misbehave (fault)."""
+
+    def __init__(self, fault):
+        self.fault = fault
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.conns = 0
+        self.stop = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        self.srv.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            self.conns += 1
+            threading.Thread(target=self.serve, args=(c,),
+                             daemon=True).start()
+
+    def job(self, n, branch=()):
+        return {"id": None, "method": "mining.notify", "params": [
+            "j%d" % n, "00" * 32, "01000000010000000000000000000000"
+            "00000000000000000000000000000000000000000000ffffffff20",
+            "ffffffff0100f2052a010000001976a914" + "00" * 20 +
+            "88ac00000000", list(branch), "20000000", "1d00ffff",
+            "%08x" % int(time.time()), True]}
+
+    def serve(self, c):
+        f = c.makefile("rwb", buffering=0)
+
+        def send(o):
+            f.write((json.dumps(o) + "\n").encode())
+        n = 0
+        c.settimeout(0.05)
+        started = None
+        buf = b""
+        try:
+            while not self.stop:
+                try:
+                    data = c.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                except socket.timeout:
+                    data = None
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    m = json.loads(line)
+                    meth = m.get("method")
+                    if meth == "mining.subscribe":
+                        n2 = 1 if self.fault == "extranonce" else 4
+                        send({"id": m["id"], "error": None, "result": [
+                            [["mining.notify", "1"]], "aabbccdd", n2]})
+                        send({"id": None, "method":
+                              "mining.set_difficulty",
+                              "params": [0.00001]})
+                        n += 1
+                        send(self.job(n))
+                        started = time.time()
+                    elif meth == "mining.configure":
+                        send({"id": m["id"], "error": None, "result": {
+                            "version-rolling": True,
+                            "version-rolling.mask": "1fffe000"}})
+                    else:
+                        send({"id": m["id"], "error": None,
+                              "result": True})
+                if started is None or time.time() - started < 2:
+                    continue
+                # Behaved for 2 s (miners work for it): now the fault.
+                if self.fault == "branch":
+                    n += 1
+                    send(self.job(n, ["00" * 32] * 40))
+                elif self.fault == "flood":
+                    for _ in range(30):
+                        n += 1
+                        send(self.job(n))
+                elif self.fault == "unknown_id":
+                    send({"id": 987654, "error": None, "result": True})
+                started = time.time() + 3600
+        except (OSError, ValueError):
+            return
+        finally:
+            c.close()
+
+
+REASONS = {
+    "branch": r"sent a merkle branch of 40 entries",
+    "extranonce": r"gave extranonce sizes Loka cannot use",
+    "flood": r"sent more than \d+ jobs within a second",
+    "unknown_id": r"answered a request never sent",
+}
+
+for fault, reason in REASONS.items():
+    bad = ScriptedPool(fault)
+    backup = Pool("--difficulty", "0.00001", "--user-prefix", "acct.",
+                  "--notify-interval", "1")
+    cfg = """[server]
+mode = "aggregate"
+[aggregate]
+start_difficulty = 0.00001
+[[pools]]
+name = "hostile"
+url = "stratum+tcp://127.0.0.1:%d"
+username = "acct"
+priority = 0
+[[pools]]
+name = "backup"
+url = "stratum+tcp://127.0.0.1:%d"
+username = "acct"
+priority = 1
+""" % (bad.port, backup.port)
+    loka = Loka(config=cfg)
+    rigs = e.minersim(loka.port, "--miners", "3", "--rate", "4",
+                      "--duration", "6", "--user", "bc1qH.rig%d",
+                      "--allow-failures")
+    check(loka.proc.wait_log("pool hostile " + reason, timeout=5),
+          "%s: Loka drops the pool with the reason logged" % fault)
+    check(loka.proc.alive(), "%s: Loka is still up" % fault)
+    bs = backup.summary()
+    check(bs["accepted"] > 0 and bs["rejected"] == 0,
+          "%s: the miners mine on the backup (%d accepted there)" %
+          (fault, bs["accepted"]), bs)
+    check(rigs.get("reconnects") == 0 and rigs.get("disconnects") == 0,
+          "%s: miners kept their connections" % fault,
+          {k: rigs.get(k) for k in ("reconnects", "disconnects",
+                                    "accepted", "rejected")})
+    st, body = loka.get("/api/v1/pools")
+    hostile = [p for p in body.get("pools", []) if p["name"] == "hostile"]
+    check(hostile and hostile[0]["upstream"]["active"] is False,
+          "%s: the hostile pool is not the active one" % fault, hostile)
+    check(loka.stop() == 0, "%s: Loka stops cleanly" % fault)
+    bad.stop = True
+    backup.proc.stop()
+done()
