@@ -6,7 +6,8 @@ worker_offline_after (plus the check interval) it is offline in
 /api/v1/workers?state=offline, in loka_workers{state} and in the log
 (once) and `loka-stratum workers --offline`; the other stays online. It comes back online when it mines again,
 and the states survive a restart of Loka (they come from the books).
-Slow workers are judged over minutes of history: tests/unit/test_watch.c.
+Slow workers are judged over minutes of history: tests/e2e/workers_slow.py
+(and tests/unit/test_watch.c).
 """
 import os
 import re
