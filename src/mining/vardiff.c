@@ -54,7 +54,7 @@ vardiff_init(struct vardiff *v, double start, double min,
 	v->target_per_s = (isfinite(target_per_min) && target_per_min > 0 ?
 	    target_per_min : 15) / 60.0;
 	v->retarget_ms = retarget_ms > 0 ? retarget_ms : 0;
-	v->rate = v->far_rate = 0;
+	v->rate = v->far_rate = v->measured_s = 0;
 	v->has_rate = false;
 	v->sum_diff = 0;
 	v->nshares = 0;
@@ -119,23 +119,32 @@ vardiff_retarget(struct vardiff *v, int64_t now_ms)
 		 * intervals (chance: e^-12): take it. */
 		v->rate = r;
 		v->far_rate = 0;
+		v->measured_s = el;
 	} else if (far && v->far_rate > 0 &&
 	    (r > v->rate) == (v->far_rate > v->rate)) {
 		/* Two windows in a row far off on the same side: the miner
 		 * changed. */
 		v->rate = (r + v->far_rate) / 2;
 		v->far_rate = 0;
+		v->measured_s = el;
 	} else if (far) {
 		/* One window far off is chance (six shares vary a lot):
 		 * remembered, and confirmed or forgotten by the next. */
 		v->far_rate = r;
 	} else {
 		v->far_rate = 0;
+		/* Young estimates are the average over everything measured
+		 * (a first window of a few shares is far from exact); past
+		 * VARDIFF_SMOOTH_S, a moving average. */
 		double w = el / VARDIFF_SMOOTH_S;
+		double young = el / (v->measured_s + el);
 
+		if (young > w)
+			w = young;
 		if (w > 1)
 			w = 1;
 		v->rate = v->rate * (1 - w) + r * w;
+		v->measured_s += el;
 	}
 	v->has_rate = true;
 	v->sum_diff = 0;

@@ -8,9 +8,10 @@
  * The estimate is the miner's work rate in difficulty-1 shares per second
  * (hashrate / 2^32), measured from the difficulty of the shares it sends
  * (each judged by the difficulty of its own job) over windows of at least
- * VARDIFF_MIN_SHARES shares, smoothed across windows (two windows in a
- * row off by more than 4x on the same side replace it: the miner
- * changed). A window without
+ * VARDIFF_MIN_SHARES shares, smoothed across windows: the average of
+ * every window while the estimate is younger than VARDIFF_SMOOTH_S, a
+ * moving average after (two windows in a row off by more than 4x on the
+ * same side replace it: the miner changed). A window without
  * enough shares closes after twice the time they should have taken, and a
  * miner that went quiet is measured as if its next share were arriving
  * now: the difficulty falls geometrically instead of waiting for shares
@@ -54,6 +55,7 @@ struct vardiff {
 	int64_t retarget_ms;   /* least time between two changes */
 	double rate;           /* smoothed diff-1 shares per second, or 0 */
 	double far_rate;       /* last window's, when it was 4x off (or 0) */
+	double measured_s;     /* seconds of windows behind rate */
 	bool has_rate;
 	double sum_diff;       /* in the current window */
 	uint32_t nshares;

@@ -167,6 +167,36 @@ test_vardiff_poisson(void **state)
 	assert_near(v.diff, rate * 4);
 }
 
+/* A new miner is near its difficulty within three minutes: early
+ * windows are averaged, not trusted one by one (eight seeds, starting
+ * 100x too low). */
+static void
+test_vardiff_converges_poisson(void **state)
+{
+	double rate = 2e12 / 4294967296.0, ideal = rate * 4;
+
+	(void)state;
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		uint64_t x = seed * 0x9e3779b97f4a7c15ULL;
+		struct vardiff v;
+		double t = 0;
+
+		vardiff_init(&v, ideal / 100, 0.001, 15, 5000, 0);
+		while (t < 180) {
+			double u, d = v.diff;
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			u = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+			t += -log(u) * d / rate;
+			vardiff_share(&v, d);
+			vardiff_retarget(&v, (int64_t)(t * 1000));
+		}
+		assert_true(v.diff > ideal / 1.6 && v.diff < ideal * 1.6);
+	}
+}
+
 static void
 test_vardiff_retarget_pace(void **state)
 {
@@ -540,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_vardiff_converges),
 		cmocka_unit_test(test_vardiff_quiet_and_limits),
 		cmocka_unit_test(test_vardiff_poisson),
+		cmocka_unit_test(test_vardiff_converges_poisson),
 		cmocka_unit_test(test_vardiff_retarget_pace),
 		cmocka_unit_test(test_vardiff_round),
 		cmocka_unit_test(test_split),
