@@ -56,7 +56,7 @@ check(loka.proc.wait_log(r"miners work for pool main", timeout=10),
 # ---- every dialect, books exact ----
 s = e.minersim(loka.port, "--miners", "10", "--dialect", "mixed",
                "--rate", "4", "--duration", "6", "--user", "bc1qAgg.rig%d")
-check(s["_rc"] == 0 and s["handshakes"] == 10 and s["accepted"] > 100 and
+check(s["_rc"] == 0 and s["handshakes"] == 10 and s["accepted"] > 20 and
       s["rejected"] == 0 and s["reconnects"] == 0,
       "10 miners of every dialect: %s accepted, %s rejected" %
       (s.get("accepted"), s.get("rejected")), s.get("_log", "")[-2000:])
