@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "metrics/registry.h"
+#include "proxy/hub.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
 #include "store/store.h"
@@ -239,9 +240,67 @@ c_pool_notifies(struct metrics_sink *sink, void *arg)
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const char *v[1] = { p->cfg->pools[i].name };
+		struct hub_channel_view hv;
 
-		metrics_sink_value(sink, v,
-		    (double)proxy_pool_sum(p, (int)i, POFF(notifies)));
+		if (hub_channel_view(p->hub, (int)i, &hv))
+			metrics_sink_value(sink, v, (double)hv.jobs);
+		else
+			metrics_sink_value(sink, v, (double)proxy_pool_sum(p,
+			    (int)i, POFF(notifies)));
+	}
+}
+
+/* Aggregate mode: what each pool said of the shares Loka forwarded. */
+static void
+c_pool_verdicts(struct metrics_sink *sink, void *arg)
+{
+	struct proxy *p = arg;
+
+	for (size_t i = 0; i < p->cfg->npools; i++) {
+		struct hub_channel_view hv;
+		const char *v[2] = { p->cfg->pools[i].name, NULL };
+
+		if (!hub_channel_view(p->hub, (int)i, &hv))
+			continue;
+		v[1] = "accepted";
+		metrics_sink_value(sink, v, (double)hv.accepted);
+		v[1] = "rejected";
+		metrics_sink_value(sink, v, (double)hv.rejected);
+		v[1] = "lost";
+		metrics_sink_value(sink, v, (double)hv.lost);
+	}
+}
+
+static void
+c_pool_accepted_diff(struct metrics_sink *sink, void *arg)
+{
+	struct proxy *p = arg;
+
+	for (size_t i = 0; i < p->cfg->npools; i++) {
+		struct hub_channel_view hv;
+		const char *v[1] = { p->cfg->pools[i].name };
+
+		if (hub_channel_view(p->hub, (int)i, &hv))
+			metrics_sink_value(sink, v, hv.accepted_diff);
+	}
+}
+
+/* Pool-accepted over validated difficulty (1 when the pool credits what
+ * Loka does, on average; no sample before the first share). */
+static void
+c_pool_ratio(struct metrics_sink *sink, void *arg)
+{
+	struct proxy *p = arg;
+
+	for (size_t i = 0; i < p->cfg->npools; i++) {
+		struct hub_channel_view hv;
+		const char *v[1] = { p->cfg->pools[i].name };
+		double validated = proxy_pool_sum_double(p, (int)i,
+		    POFF(accepted_diff));
+
+		if (hub_channel_view(p->hub, (int)i, &hv) && validated > 0)
+			metrics_sink_value(sink, v, hv.accepted_diff /
+			    validated);
 	}
 }
 
@@ -252,8 +311,15 @@ c_pool_connections(struct metrics_sink *sink, void *arg)
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const char *v[1] = { p->cfg->pools[i].name };
+		struct hub_channel_view hv;
 		int64_t n = 0;
 
+		if (hub_channel_view(p->hub, (int)i, &hv)) {
+			/* Aggregate mode: the pool's shared connection. */
+			metrics_sink_value(sink, v, strcmp(hv.state, "ready") ==
+			    0 ? 1 : 0);
+			continue;
+		}
 		for (size_t t = 0; t < p->nworkers; t++)
 			n += atomic_load_explicit(&p->threads[t]->pools[i].ready,
 			    memory_order_relaxed);
@@ -584,6 +650,18 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		{ METRICS_COUNTER, "loka_pool_notifies_total",
 		    "Jobs (mining.notify) received from each pool, over all "
 		    "connections.", pool, c_pool_notifies },
+		{ METRICS_COUNTER, "loka_pool_verdicts_total",
+		    "Aggregate mode: the pool's verdicts on the shares Loka "
+		    "validated and forwarded (lost: no answer).", pool_result,
+		    c_pool_verdicts },
+		{ METRICS_COUNTER, "loka_pool_accepted_difficulty_total",
+		    "Aggregate mode: difficulty the pool accepted (at its own "
+		    "difficulty), beside loka_share_difficulty_total (what Loka "
+		    "validated).", pool, c_pool_accepted_diff },
+		{ METRICS_GAUGE, "loka_pool_accepted_ratio",
+		    "Aggregate mode: pool-accepted over validated difficulty; "
+		    "about 1 when the pool credits what Loka does.", pool,
+		    c_pool_ratio },
 		{ METRICS_COUNTER, "loka_upstream_events_total",
 		    "Pool connections: connects, failures (of which "
 		    "handshake_timeout and protocol_error), reconnects.",
