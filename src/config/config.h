@@ -62,6 +62,7 @@ struct cfg_pool {
 	int64_t settlement_offset;  /* minutes added to settlement_time */
 	int verdict;      /* enum cfg_verdict (aggregate mode) */
 	int identity;     /* enum cfg_identity (aggregate mode) */
+	int settlement_basis; /* enum cfg_basis */
 	int line;         /* line of its [[pools]] header; 0 if not from a file */
 };
 
@@ -69,6 +70,8 @@ struct cfg_pool {
 enum cfg_mode { CFG_MODE_PASSTHROUGH = 0, CFG_MODE_AGGREGATE };
 /* [[pools]] verdict: who answers a miner's share in aggregate mode. */
 enum cfg_verdict { CFG_VERDICT_LOCAL = 0, CFG_VERDICT_POOL };
+/* [[pools]] settlement_basis: which difficulty a day is shared by. */
+enum cfg_basis { CFG_BASIS_VALIDATED = 0, CFG_BASIS_POOL_ACCEPTED };
 /* [[pools]] identity: the names forwarded shares carry. */
 enum cfg_identity { CFG_IDENTITY_WORKER = 0, CFG_IDENTITY_ACCOUNT };
 

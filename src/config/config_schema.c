@@ -40,6 +40,9 @@ static const char *const mode_choices[] = {
 };
 static const char *const verdict_choices[] = { "local", "pool", NULL };
 static const char *const identity_choices[] = { "worker", "account", NULL };
+static const char *const basis_choices[] = {
+	"validated", "pool_accepted", NULL
+};
 
 static const struct cfg_key server_keys[] = {
 	{ "mode", CFG_T_ENUM, SRV(mode), 0, 0, 0, 0, 0, "passthrough",
@@ -175,6 +178,13 @@ static const struct cfg_key pool_keys[] = {
 	    "shared connection and sends its shares under that name (the "
 	    "pool shows each worker); account sends every share under the "
 	    "pool account (username) alone." },
+	{ "settlement_basis", CFG_T_ENUM, POOL(settlement_basis), 0, 0, 0, 0,
+	    0, "validated", basis_choices,
+	    "The difficulty a day's earnings are shared by: validated (each "
+	    "share Loka accepted, at the miner's difficulty) or "
+	    "pool_accepted (only what the pool accepted, at its difficulty; "
+	    "aggregate mode, coarser). The same in passthrough mode, where "
+	    "the pool's verdict is the only one." },
 	{ "connect_timeout", CFG_T_DURATION, POOL(connect_timeout_ms), 0,
 	    SECONDS(1), SECONDS(300), 0, 0, "10s", NULL,
 	    "Time allowed to connect to the pool (TCP, and TLS for "

@@ -45,6 +45,7 @@
 #include "proxy/hub.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
+#include "store/store.h"
 #include "stratum/msg.h"
 #include "util/log.h"
 #include "util/now.h"
@@ -60,6 +61,8 @@
 #define HUB_SILENCE_MIN_MS 3000
 /* Before two jobs have been seen: the interval assumed. */
 #define HUB_INTERVAL_DEFAULT_MS 60000
+/* A preferred pool's first job is waited for this long at start. */
+#define HUB_FIRST_JOB_WAIT_MS 2000
 /* The split waits this long for every pool to subscribe or fail. */
 #define HUB_SPLIT_WAIT_MS 10000
 /* Extranonce1 bytes accepted from a pool. */
@@ -166,6 +169,7 @@ struct hub {
 	struct waiting *waiting, **waiting_tail;
 	size_t nwaiting;
 	struct acct_table *pool_acct; /* the pools' verdicts per worker */
+	struct store_ring *ring;      /* the books: the pools' verdicts */
 	pthread_mutex_t view_lock;
 	pthread_t thread_id;
 };
@@ -483,6 +487,9 @@ share_done(struct channel *c, struct hub_share *sh, bool answered,
 				acct_reject(h->pool_acct, aw,
 				    acct_reason(code, message), sh->pool_diff);
 		}
+		if (h->ring != NULL)
+			store_post_pool(h->ring, c->cfg->name, id.user,
+			    id.worker, accepted, sh->pool_diff, now_wall_ms());
 	}
 	if (!accepted && answered)
 		log_debug("hub", "pool %s rejected a share of %s (%d %s)",
@@ -1239,8 +1246,12 @@ ch_healthy(const struct channel *c, int64_t now)
 
 	if (c->state != CH_READY)
 		return false;
+	/* Some pools send jobs only once a worker is authorized: one that
+	 * has none to authorize yet may still get the miners. */
 	if (c->last == NULL)
-		return false;
+		return c->cfg->identity == CFG_IDENTITY_WORKER &&
+		    c->nnames == 0 && now - c->ready_ms >=
+		    HUB_FIRST_JOB_WAIT_MS;
 	interval = c->interval_ms > 0 ? c->interval_ms :
 	    HUB_INTERVAL_DEFAULT_MS;
 	return (double)(now - c->last_job_ms) <=
@@ -1285,6 +1296,17 @@ hub_choose(struct hub *h, const char *why)
 	}
 	if (best == h->active)
 		return;
+	/* Starting: a more preferred pool that is ready and has not sent
+	 * its first job yet gets a moment, rather than a switch at once. */
+	if (h->active < 0 && best >= 0)
+		for (size_t i = 0; i < h->nch; i++) {
+			struct channel *c = &h->ch[i];
+
+			if (c->state == CH_READY && c->last == NULL &&
+			    c->cfg->priority < h->ch[best].cfg->priority &&
+			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)
+				return;
+		}
 	if (best < 0) {
 		log_warnx("hub", "no pool can give miners work (%s): miners "
 		    "keep their connections and wait", why);
@@ -1510,6 +1532,7 @@ hub_new(struct proxy *p)
 		c->diff = 1;
 	}
 	h->pool_acct = acct_table_new(h->nch);
+	h->ring = p->store != NULL ? store_ring(p->store, p->nworkers) : NULL;
 	h->w = worker_new((int)p->nworkers, &none, NULL, NULL, NULL);
 	if (h->w == NULL) {
 		hub_free(h);

@@ -378,7 +378,10 @@ proxy_run(const struct cfg *c)
 	if (privdrop_apply(&pd) != 0)
 		goto out;
 	instance = cfg_instance_name(c);
-	p.store = store_new(c, p.nworkers, instance, err, sizeof(err));
+	/* One queue per worker thread, and the hub's (aggregate mode: the
+	 * pools' verdicts). */
+	p.store = store_new(c, p.nworkers + (p.mode == &aggregate_mode ? 1 :
+	    0), instance, err, sizeof(err));
 	if (p.store == NULL) {
 		log_errorx("store", "%s", err);
 		goto out;

@@ -197,6 +197,32 @@ static const char m2_postgres[] = M2("md5(random()::text || "
 static const char m3_sqlite[] = M3("REAL", M3_SUMS);
 static const char m3_postgres[] = M3("DOUBLE PRECISION", M3_SUMS);
 
+/*
+ * Migration 4: aggregate mode's second count. Beside the difficulty Loka
+ * validated (accepted_difficulty, what a miner is credited with), what
+ * the pool said of the shares forwarded to it (each at the pool's
+ * difficulty): per worker and minute, per worker and hour, per pool and
+ * minute. Zero in passthrough mode, where the pool's verdict is the only
+ * one and already in accepted. And which of the two a pool's day is
+ * settled by ([[pools]] settlement_basis).
+ */
+#define M4_TABLE(T, REAL) \
+    "ALTER TABLE " T " ADD COLUMN pool_accepted BIGINT NOT NULL DEFAULT " \
+    "0;\n" \
+    "ALTER TABLE " T " ADD COLUMN pool_accepted_difficulty " REAL " NOT " \
+    "NULL DEFAULT 0;\n" \
+    "ALTER TABLE " T " ADD COLUMN pool_rejected BIGINT NOT NULL DEFAULT " \
+    "0;\n" \
+    "ALTER TABLE " T " ADD COLUMN pool_rejected_difficulty " REAL " NOT " \
+    "NULL DEFAULT 0;\n"
+#define M4(REAL) M4_TABLE("submissions", REAL) \
+    M4_TABLE("worker_hours", REAL) M4_TABLE("pool_minutes", REAL) \
+    "ALTER TABLE pools ADD COLUMN settlement_basis TEXT NOT NULL DEFAULT " \
+    "'validated';\n"
+
+static const char m4_sqlite[] = M4("REAL");
+static const char m4_postgres[] = M4("DOUBLE PRECISION");
+
 struct migration {
 	int version;
 	const char *name;
@@ -207,6 +233,7 @@ static const struct migration migrations[] = {
 	{ 1, "accounting schema", { m1_sqlite, m1_postgres } },
 	{ 2, "database identity", { m2_sqlite, m2_postgres } },
 	{ 3, "history rollups", { m3_sqlite, m3_postgres } },
+	{ 4, "pool-accepted counts", { m4_sqlite, m4_postgres } },
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -335,6 +335,7 @@ struct pool_info {
 	char id[NUM_LEN];
 	char time[8];
 	int64_t offset;
+	bool pool_accepted;  /* settlement_basis: the pool's count */
 };
 
 static int
@@ -353,6 +354,8 @@ pool_row(void *arg, int ncols, const char *const *v, const char *const *names)
 		p->offset = 0;
 	else if (parse_i64(v[2], &p->offset) != 0)
 		p->bad = true;
+	p->pool_accepted = ncols > 3 && v[3] != NULL &&
+	    strcmp(v[3], "pool_accepted") == 0;
 	return 1;
 }
 
@@ -364,8 +367,9 @@ pool_lookup(struct db *db, const char *name, struct pool_info *p, char *err,
 	const char *params[1] = { name };
 
 	memset(p, 0, sizeof(*p));
-	if (db_exec(db, "SELECT id, settlement_time, settlement_offset FROM "
-	    "pools WHERE name = ?", params, 1, pool_row, p, err, errlen) != 0)
+	if (db_exec(db, "SELECT id, settlement_time, settlement_offset, "
+	    "settlement_basis FROM pools WHERE name = ?", params, 1, pool_row,
+	    p, err, errlen) != 0)
 		return -1;
 	if (p->bad) {
 		errbuf_set(err, errlen, "pool \"%s\": unreadable row in "
@@ -584,8 +588,8 @@ settle_run(struct db *db, const char *pool, const char *day,
 	struct earn_info e = { 0 };
 	struct share_rows rows = { 0 };
 	struct settle_worker *w = NULL;
-	char from_s[NUM_LEN], to_s[NUM_LEN], a[24], b[24];
-	const char *params[3];
+	char from_s[NUM_LEN], to_s[NUM_LEN], a[24], b[24], q[400];
+	const char *params[3], *col;
 	int64_t from, to;
 	long double total = 0;
 	int rc = -1;
@@ -624,14 +628,16 @@ settle_run(struct db *db, const char *pool, const char *day,
 	snprintf(to_s, sizeof(to_s), "%" PRId64, to);
 	params[1] = from_s;
 	params[2] = to_s;
-	if (db_exec(db, "SELECT s.worker_id, w.miner_id, "
-	    "SUM(s.accepted_difficulty) FROM submissions s "
-	    "JOIN workers w ON w.id = s.worker_id "
+	/* The pool's settlement_basis: what Loka validated, or what the
+	 * pool accepted (aggregate mode's second count). */
+	col = p.pool_accepted ? "pool_accepted_difficulty" :
+	    "accepted_difficulty";
+	snprintf(q, sizeof(q), "SELECT s.worker_id, w.miner_id, SUM(s.%s) "
+	    "FROM submissions s JOIN workers w ON w.id = s.worker_id "
 	    "WHERE w.pool_id = ? AND s.minute >= ? AND s.minute < ? "
-	    "GROUP BY s.worker_id, w.miner_id "
-	    "HAVING SUM(s.accepted_difficulty) > 0 "
-	    "ORDER BY s.worker_id", params, 3, share_row, &rows, err,
-	    errlen) != 0)
+	    "GROUP BY s.worker_id, w.miner_id HAVING SUM(s.%s) > 0 "
+	    "ORDER BY s.worker_id", col, col);
+	if (db_exec(db, q, params, 3, share_row, &rows, err, errlen) != 0)
 		goto out;
 	if (rows.bad) {
 		errbuf_set(err, errlen, "pool \"%s\" on %s: unreadable "

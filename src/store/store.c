@@ -66,6 +66,7 @@
 enum ev_kind {
 	EV_SHARE = 1,
 	EV_SEEN = 2,
+	EV_POOL = 3,    /* aggregate mode: the pool's verdict on a share */
 };
 
 struct store_ring {
@@ -102,6 +103,8 @@ struct agg {
 	double accepted_diff;
 	uint64_t rejected[ACCT_REJ_MAX];
 	double rejected_diff;
+	uint64_t pool_accepted, pool_rejected;  /* EV_POOL */
+	double pool_accepted_diff, pool_rejected_diff;
 	struct agg *next;
 };
 
@@ -120,6 +123,8 @@ struct pool_minute {
 	int64_t minute;
 	uint64_t accepted, rejected;
 	double accepted_diff, rejected_diff;
+	uint64_t pool_accepted, pool_rejected;
+	double pool_accepted_diff, pool_rejected_diff;
 };
 
 struct batch {
@@ -292,7 +297,8 @@ ev_decode(const uint8_t *p, size_t len, struct event *e)
 	e->user[ul] = '\0';
 	memcpy(e->worker, p + EV_FIXED + pl + ul, wl);
 	e->worker[wl] = '\0';
-	return e->kind == EV_SHARE || e->kind == EV_SEEN ? 0 : -1;
+	return e->kind == EV_SHARE || e->kind == EV_SEEN || e->kind == EV_POOL ?
+	    0 : -1;
 }
 
 static int
@@ -324,6 +330,17 @@ store_post_share(struct store_ring *r, const char *pool, const char *user,
 	uint8_t ev[EV_MAX];
 	size_t len = ev_encode(ev, EV_SHARE, pool, user, worker, accepted,
 	    reason, diff, ts_ms);
+
+	return ring_post(r, ev, len);
+}
+
+int
+store_post_pool(struct store_ring *r, const char *pool, const char *user,
+    const char *worker, bool accepted, double diff, int64_t ts_ms)
+{
+	uint8_t ev[EV_MAX];
+	size_t len = ev_encode(ev, EV_POOL, pool, user, worker, accepted, 0,
+	    diff, ts_ms);
 
 	return ring_post(r, ev, len);
 }
@@ -404,7 +421,7 @@ static void
 batch_add(struct store *s, const struct event *e)
 {
 	struct batch *b = &s->batch;
-	int64_t minute = e->kind == EV_SHARE ?
+	int64_t minute = e->kind == EV_SHARE || e->kind == EV_POOL ?
 	    (e->ts_ms / 1000) - (e->ts_ms / 1000) % 60 : -1;
 	struct agg *a = batch_entry(b, e, minute);
 
@@ -414,6 +431,16 @@ batch_add(struct store *s, const struct event *e)
 	b->events++;
 	if (e->ts_ms / 1000 > a->last_ts)
 		a->last_ts = e->ts_ms / 1000;
+	if (e->kind == EV_POOL) {
+		if (e->accepted) {
+			a->pool_accepted++;
+			a->pool_accepted_diff += e->diff;
+		} else {
+			a->pool_rejected++;
+			a->pool_rejected_diff += e->diff;
+		}
+		return;
+	}
 	if (e->kind != EV_SHARE)
 		return;
 	if (e->accepted) {
@@ -547,8 +574,8 @@ static int
 write_bucket(struct store *s, const struct agg *a, int64_t wid, char *err,
     size_t errlen)
 {
-	char v[10][32];
-	const char *p[10];
+	char v[14][32];
+	const char *p[14];
 
 	snprintf(v[0], 32, "%" PRId64, wid);
 	snprintf(v[1], 32, "%" PRId64, a->minute);
@@ -557,13 +584,19 @@ write_bucket(struct store *s, const struct agg *a, int64_t wid, char *err,
 	for (int i = 0; i < ACCT_REJ_MAX; i++)
 		snprintf(v[4 + i], 32, "%" PRIu64, a->rejected[i]);
 	snprintf(v[9], 32, "%.17g", a->rejected_diff);
-	for (int i = 0; i < 10; i++)
+	snprintf(v[10], 32, "%" PRIu64, a->pool_accepted);
+	snprintf(v[11], 32, "%.17g", a->pool_accepted_diff);
+	snprintf(v[12], 32, "%" PRIu64, a->pool_rejected);
+	snprintf(v[13], 32, "%.17g", a->pool_rejected_diff);
+	for (int i = 0; i < 14; i++)
 		p[i] = v[i];
 	return db_exec(s->db, "INSERT INTO submissions (worker_id, minute, "
 	    "accepted, accepted_difficulty, rejected_stale, "
 	    "rejected_duplicate, rejected_low_difficulty, "
-	    "rejected_unauthorized, rejected_other, rejected_difficulty) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "rejected_unauthorized, rejected_other, rejected_difficulty, "
+	    "pool_accepted, pool_accepted_difficulty, pool_rejected, "
+	    "pool_rejected_difficulty) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
 	    "ON CONFLICT (worker_id, minute) DO UPDATE SET "
 	    "accepted = submissions.accepted + excluded.accepted, "
 	    "accepted_difficulty = submissions.accepted_difficulty + "
@@ -579,7 +612,16 @@ write_bucket(struct store *s, const struct agg *a, int64_t wid, char *err,
 	    "rejected_other = submissions.rejected_other + "
 	    "excluded.rejected_other, "
 	    "rejected_difficulty = submissions.rejected_difficulty + "
-	    "excluded.rejected_difficulty", p, 10, NULL, NULL, err, errlen);
+	    "excluded.rejected_difficulty, "
+	    "pool_accepted = submissions.pool_accepted + "
+	    "excluded.pool_accepted, "
+	    "pool_accepted_difficulty = submissions.pool_accepted_difficulty + "
+	    "excluded.pool_accepted_difficulty, "
+	    "pool_rejected = submissions.pool_rejected + "
+	    "excluded.pool_rejected, "
+	    "pool_rejected_difficulty = submissions.pool_rejected_difficulty + "
+	    "excluded.pool_rejected_difficulty", p, 14, NULL, NULL, err,
+	    errlen);
 }
 
 static uint64_t
@@ -602,8 +644,8 @@ write_rollups(struct store *s, const struct agg *a, int64_t wid, char *err,
     size_t errlen)
 {
 	struct batch *b = &s->batch;
-	char v[6][32];
-	const char *p[6];
+	char v[10][32];
+	const char *p[10];
 	size_t i;
 
 	if (a->last_accepted_ts > 0) {
@@ -622,17 +664,31 @@ write_rollups(struct store *s, const struct agg *a, int64_t wid, char *err,
 	snprintf(v[3], 32, "%.17g", a->accepted_diff);
 	snprintf(v[4], 32, "%" PRIu64, agg_rejected(a));
 	snprintf(v[5], 32, "%.17g", a->rejected_diff);
-	for (i = 0; i < 6; i++)
+	snprintf(v[6], 32, "%" PRIu64, a->pool_accepted);
+	snprintf(v[7], 32, "%.17g", a->pool_accepted_diff);
+	snprintf(v[8], 32, "%" PRIu64, a->pool_rejected);
+	snprintf(v[9], 32, "%.17g", a->pool_rejected_diff);
+	for (i = 0; i < 10; i++)
 		p[i] = v[i];
 	if (db_exec(s->db, "INSERT INTO worker_hours (worker_id, hour, "
-	    "accepted, accepted_difficulty, rejected, rejected_difficulty) "
-	    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, hour) DO "
+	    "accepted, accepted_difficulty, rejected, rejected_difficulty, "
+	    "pool_accepted, pool_accepted_difficulty, pool_rejected, "
+	    "pool_rejected_difficulty) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id, "
+	    "hour) DO "
 	    "UPDATE SET accepted = worker_hours.accepted + excluded.accepted, "
 	    "accepted_difficulty = worker_hours.accepted_difficulty + "
 	    "excluded.accepted_difficulty, rejected = worker_hours.rejected + "
 	    "excluded.rejected, rejected_difficulty = "
-	    "worker_hours.rejected_difficulty + excluded.rejected_difficulty",
-	    p, 6, NULL, NULL, err, errlen) != 0)
+	    "worker_hours.rejected_difficulty + excluded.rejected_difficulty, "
+	    "pool_accepted = worker_hours.pool_accepted + "
+	    "excluded.pool_accepted, pool_accepted_difficulty = "
+	    "worker_hours.pool_accepted_difficulty + "
+	    "excluded.pool_accepted_difficulty, pool_rejected = "
+	    "worker_hours.pool_rejected + excluded.pool_rejected, "
+	    "pool_rejected_difficulty = worker_hours.pool_rejected_difficulty "
+	    "+ excluded.pool_rejected_difficulty",
+	    p, 10, NULL, NULL, err, errlen) != 0)
 		return -1;
 	for (i = 0; i < b->npm; i++)
 		if (b->pm[i].minute == a->minute &&
@@ -649,6 +705,10 @@ write_rollups(struct store *s, const struct agg *a, int64_t wid, char *err,
 	b->pm[i].accepted_diff += a->accepted_diff;
 	b->pm[i].rejected += agg_rejected(a);
 	b->pm[i].rejected_diff += a->rejected_diff;
+	b->pm[i].pool_accepted += a->pool_accepted;
+	b->pm[i].pool_accepted_diff += a->pool_accepted_diff;
+	b->pm[i].pool_rejected += a->pool_rejected;
+	b->pm[i].pool_rejected_diff += a->pool_rejected_diff;
 	return 0;
 }
 
@@ -657,27 +717,42 @@ write_pool_minutes(struct store *s, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->batch.npm; i++) {
 		const struct pool_minute *m = &s->batch.pm[i];
-		char v[5][32];
-		const char *p[6];
+		char v[9][32];
+		const char *p[10];
 
 		snprintf(v[0], 32, "%" PRId64, m->minute);
 		snprintf(v[1], 32, "%" PRIu64, m->accepted);
 		snprintf(v[2], 32, "%.17g", m->accepted_diff);
 		snprintf(v[3], 32, "%" PRIu64, m->rejected);
 		snprintf(v[4], 32, "%.17g", m->rejected_diff);
-		for (int k = 0; k < 5; k++)
+		snprintf(v[5], 32, "%" PRIu64, m->pool_accepted);
+		snprintf(v[6], 32, "%.17g", m->pool_accepted_diff);
+		snprintf(v[7], 32, "%" PRIu64, m->pool_rejected);
+		snprintf(v[8], 32, "%.17g", m->pool_rejected_diff);
+		for (int k = 0; k < 9; k++)
 			p[k] = v[k];
-		p[5] = m->pool;
+		p[9] = m->pool;
 		if (db_exec(s->db, "INSERT INTO pool_minutes (pool_id, minute, "
 		    "accepted, accepted_difficulty, rejected, "
-		    "rejected_difficulty) SELECT id, ?, ?, ?, ?, ? FROM pools "
+		    "rejected_difficulty, pool_accepted, "
+		    "pool_accepted_difficulty, pool_rejected, "
+		    "pool_rejected_difficulty) SELECT id, ?, ?, ?, ?, ?, ?, ?, "
+		    "?, ? FROM pools "
 		    "WHERE name = ? ON CONFLICT (pool_id, minute) DO UPDATE SET "
 		    "accepted = pool_minutes.accepted + excluded.accepted, "
 		    "accepted_difficulty = pool_minutes.accepted_difficulty + "
 		    "excluded.accepted_difficulty, rejected = "
 		    "pool_minutes.rejected + excluded.rejected, "
 		    "rejected_difficulty = pool_minutes.rejected_difficulty + "
-		    "excluded.rejected_difficulty", p, 6, NULL, NULL, err,
+		    "excluded.rejected_difficulty, pool_accepted = "
+		    "pool_minutes.pool_accepted + excluded.pool_accepted, "
+		    "pool_accepted_difficulty = "
+		    "pool_minutes.pool_accepted_difficulty + "
+		    "excluded.pool_accepted_difficulty, pool_rejected = "
+		    "pool_minutes.pool_rejected + excluded.pool_rejected, "
+		    "pool_rejected_difficulty = "
+		    "pool_minutes.pool_rejected_difficulty + "
+		    "excluded.pool_rejected_difficulty", p, 10, NULL, NULL, err,
 		    errlen) != 0)
 			return -1;
 	}
@@ -925,7 +1000,7 @@ sync_pools(struct store *s, char *err, size_t errlen)
 	for (size_t i = 0; i < c->npools; i++) {
 		const struct cfg_pool *p = &c->pools[i];
 		char port[8], off[16];
-		const char *v[11];
+		const char *v[12];
 
 		snprintf(port, sizeof(port), "%u", p->port);
 		snprintf(off, sizeof(off), "%lld",
@@ -942,17 +1017,21 @@ sync_pools(struct store *s, char *err, size_t errlen)
 		v[8] = off;
 		v[9] = p->enabled ? "1" : "0";
 		v[10] = now;
+		v[11] = p->settlement_basis == CFG_BASIS_POOL_ACCEPTED ?
+		    "pool_accepted" : "validated";
 		if (db_exec(s->db, "INSERT INTO pools (name, host, port, "
 		    "username, password, sep1, sep2, settlement_time, "
-		    "settlement_offset, enabled, updated_at) VALUES "
-		    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO "
+		    "settlement_offset, enabled, updated_at, settlement_basis) "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+		    "(name) DO "
 		    "UPDATE SET host = excluded.host, port = excluded.port, "
 		    "username = excluded.username, password = "
 		    "excluded.password, sep1 = excluded.sep1, sep2 = "
 		    "excluded.sep2, settlement_time = "
 		    "excluded.settlement_time, settlement_offset = "
 		    "excluded.settlement_offset, enabled = excluded.enabled, "
-		    "updated_at = excluded.updated_at", v, 11, NULL, NULL, err,
+		    "updated_at = excluded.updated_at, settlement_basis = "
+		    "excluded.settlement_basis", v, 12, NULL, NULL, err,
 		    errlen) != 0)
 			return -1;
 	}

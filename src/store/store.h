@@ -86,6 +86,11 @@ struct store_ring *store_ring(struct store *s, size_t i);
 int store_post_share(struct store_ring *r, const char *pool,
     const char *user, const char *worker, bool accepted, int reason,
     double diff, int64_t ts_ms);
+/* store_post_pool(r, pool, user, worker, accepted, diff, ts_ms): in
+ * aggregate mode, the pool's verdict on a share Loka forwarded (diff:
+ * the pool's difficulty), kept beside the validated count. */
+int store_post_pool(struct store_ring *r, const char *pool, const char *user,
+    const char *worker, bool accepted, double diff, int64_t ts_ms);
 /* store_post_seen(r, pool, user, worker, ts_ms): a worker authorized. */
 int store_post_seen(struct store_ring *r, const char *pool, const char *user,
     const char *worker, int64_t ts_ms);

@@ -83,6 +83,26 @@ check(e.wait_until(lambda: e.books_sqlite(db) == told, timeout=10),
 check(e.pool_books(ps) == told,
       "the pool's count per worker == the books", e.pool_books(ps))
 
+
+def pool_accepted_books():
+    """The books' second count (pool-accepted, migration 4) per worker."""
+    import sqlite3
+    with sqlite3.connect(db) as c:
+        rows = c.execute(
+            "SELECT m.name, w.name, SUM(s.pool_accepted), "
+            "SUM(s.pool_accepted_difficulty) FROM submissions s JOIN "
+            "workers w ON w.id = s.worker_id JOIN miners m ON "
+            "m.id = w.miner_id JOIN pools p ON p.id = w.pool_id "
+            "WHERE p.name = 'main' GROUP BY m.name, w.name").fetchall()
+    return {"acct.%s_%s" % (m, w): (int(a), round(float(d), 12))
+            for m, w, a, d in rows if a}
+
+
+check(e.wait_until(lambda: pool_accepted_books() == e.pool_books(ps),
+                   timeout=10),
+      "the books' pool-accepted count per worker == the pool's own",
+      pool_accepted_books())
+
 st, body = loka.get("/api/v1/pools")
 pools = {p["name"]: p for p in body.get("pools", [])} if st == 200 else {}
 check(st == 200 and body.get("mode") == "aggregate" and

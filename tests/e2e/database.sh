@@ -30,7 +30,7 @@ lifecycle() {
   expect_contains "$name: migration 1 is pending" "$out" "accounting schema"
   expect_contains "$name: pending" "$out" "pending"
   expect_exit 0 "$name: migrate" -- "$LOKA_BIN" database migrate --database "$url"
-  expect_contains "$name: migrate applies them all" "$out" "applied 3 migrations"
+  expect_contains "$name: migrate applies them all" "$out" "applied 4 migrations"
   expect_exit 0 "$name: migrate again" -- "$LOKA_BIN" database migrate --database "$url"
   expect_contains "$name: nothing left to apply" "$out" "schema up to date"
   expect_exit 0 "$name: status after migrate" -- "$LOKA_BIN" database status --database "$url"
@@ -44,7 +44,7 @@ lifecycle() {
   expect_exit 0 "$name: status after reset" -- "$LOKA_BIN" database status --database "$url"
   expect_contains "$name: pending again" "$out" "pending"
   expect_exit 0 "$name: migrate after reset" -- "$LOKA_BIN" database migrate --database "$url"
-  expect_contains "$name: applied again" "$out" "applied 3 migrations"
+  expect_contains "$name: applied again" "$out" "applied 4 migrations"
 }
 
 # --- SQLite, by flag and from a configuration file
@@ -118,7 +118,7 @@ else
     done
     fails=0
     for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
-    applied=$(cat race*.out | grep -c "applied 3 migrations")
+    applied=$(cat race*.out | grep -c "applied 4 migrations")
     if [ "$fails" -eq 0 ] && [ "$applied" -eq 1 ]; then
       ok "postgresql: four concurrent migrates, one applies"
     else

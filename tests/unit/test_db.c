@@ -171,7 +171,7 @@ test_migrate(void **state)
 	/* Empty database: everything pending, and status creates nothing. */
 	n = db_migration_status(e->db, info, 8, e->err, sizeof(e->err));
 	assert_int_equal(n, db_migration_count());
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_int_equal(info[0].version, 1);
 	assert_string_equal(info[0].name, "accounting schema");
 	assert_false(info[0].applied);
@@ -180,22 +180,25 @@ test_migrate(void **state)
 	assert_string_equal(info[1].name, "database identity");
 	assert_int_equal(info[2].version, 3);
 	assert_string_equal(info[2].name, "history rollups");
+	assert_int_equal(info[3].version, 4);
+	assert_string_equal(info[3].name, "pool-accepted counts");
 	assert_int_equal(db_exec(e->db, "SELECT COUNT(*) FROM "
 	    "schema_migrations", NULL, 0, NULL, NULL, e->err,
 	    sizeof(e->err)), -1);
 
-	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 3);
+	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 4);
 	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 0);
 	assert_int_equal(query_int(e, "SELECT COUNT(*) FROM schema_migrations",
-	    NULL, 0), 3);
+	    NULL, 0), 4);
 	assert_text(e, "SELECT name FROM schema_migrations WHERE version = 1",
 	    NULL, 0, "accounting schema");
 
 	n = db_migration_status(e->db, info, 8, e->err, sizeof(e->err));
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_true(info[0].applied);
 	assert_true(info[1].applied);
 	assert_true(info[2].applied);
+	assert_true(info[3].applied);
 	/* 2024-05-01T12:00:00Z */
 	assert_int_equal(strlen(info[0].applied_at), 20);
 	assert_true(isdigit((unsigned char)info[0].applied_at[0]));
@@ -445,11 +448,11 @@ test_reset_then_migrate(void **state)
 	assert_int_equal(db_exec(e->db, "SELECT COUNT(*) FROM workers", NULL,
 	    0, NULL, NULL, e->err, sizeof(e->err)), -1);
 	assert_int_equal(db_migration_status(e->db, info, 4, e->err,
-	    sizeof(e->err)), 3);
+	    sizeof(e->err)), 4);
 	assert_false(info[0].applied);
 	/* reset of an empty database is fine too */
 	assert_int_equal(db_reset(e->db, e->err, sizeof(e->err)), 0);
-	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 3);
+	assert_int_equal(db_migrate(e->db, e->err, sizeof(e->err)), 4);
 	assert_int_equal(query_int(e, "SELECT COUNT(*) FROM workers", NULL,
 	    0), 0);
 	/* ids start over */

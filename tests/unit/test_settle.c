@@ -755,6 +755,31 @@ run_db_suite(struct db *db)
 	assert_non_null(strstr(err, "2026-03-01 00:00 to 2026-03-02 00:00"));
 	assert_int_equal(query_int(db, "SELECT COUNT(*) FROM distributions"),
 	    4);
+
+	/* settlement_basis = pool_accepted: shared by what the pool
+	 * accepted (aggregate mode), not by what Loka validated. */
+	add_pool(db, "agg", "00:00", 0);
+	sql(db, "UPDATE pools SET settlement_basis = 'pool_accepted' WHERE "
+	    "name = 'agg'");
+	add_worker(db, "agg", "alice", "rig1");
+	add_worker(db, "agg", "bob", "rig1");
+	sqlf(db, "INSERT INTO submissions (worker_id, minute, accepted, "
+	    "accepted_difficulty, pool_accepted, pool_accepted_difficulty) "
+	    "VALUES (%" PRId64 ", %" PRId64 ", 10, 100, 3, 300)",
+	    worker_id(db, "agg", "alice", "rig1"), D15 + 60);
+	sqlf(db, "INSERT INTO submissions (worker_id, minute, accepted, "
+	    "accepted_difficulty, pool_accepted, pool_accepted_difficulty) "
+	    "VALUES (%" PRId64 ", %" PRId64 ", 30, 300, 1, 100)",
+	    worker_id(db, "agg", "bob", "rig1"), D15 + 120);
+	assert_int_equal(settle_earnings_add(db, "agg", "2026-01-15", 1000,
+	    NAN, err, sizeof(err)), 0);
+	assert_int_equal(settle_run(db, "agg", "2026-01-15", &s, err,
+	    sizeof(err)), 0);
+	list(db, "agg", "2026-01-15", &g1);
+	assert_int_equal(g1.n, 2);
+	assert_true(g1.diff[0] == 300 && g1.diff[1] == 100);
+	assert_int_equal(g1.sats[0], 750);
+	assert_int_equal(g1.sats[1], 250);
 }
 
 static struct db *
