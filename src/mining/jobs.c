@@ -16,7 +16,7 @@ mining_coinbase_height(const uint8_t *c, size_t len, int64_t *height)
 	/* version (4) | 1 input | prevout: 32 zero bytes, index ffffffff |
 	 * script length | script: a push of 1-8 bytes, little-endian. */
 	size_t off = 4, n;
-	int64_t h = 0;
+	uint64_t h = 0;
 
 	if (len < off + 1 + 36 + 2 || c[off] != 1)
 		return -1;
@@ -34,13 +34,13 @@ mining_coinbase_height(const uint8_t *c, size_t len, int64_t *height)
 	if (off >= len)
 		return -1;
 	n = c[off++];
-	if (n < 1 || n > 8 || off + n > len)
+	/* A height push is a few bytes (3 until block 8,388,608); more
+	 * than 5 is not a height. Little-endian, sign bit in the last. */
+	if (n < 1 || n > 5 || off + n > len || (c[off + n - 1] & 0x80))
 		return -1;
 	for (size_t i = n; i > 0; i--)
 		h = h << 8 | c[off + i - 1];
-	if (h < 0)
-		return -1;
-	*height = h;
+	*height = (int64_t)h;
 	return 0;
 }
 

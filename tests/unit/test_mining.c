@@ -418,6 +418,23 @@ test_coinbase_height(void **state)
 	assert_string_equal(j.sj.job_id, "00000001");
 	assert_string_equal(j.pool_job_id, "pj-7");
 	assert_int_equal(mining_coinbase_height(bad, sizeof(bad), &h), -1);
+	/* An input with an 8-byte push, the top bit set: not a height (the
+	 * fuzzer's find: it overflowed the sum). */
+	{
+		uint8_t cb[64] = { 1, 0, 0, 0, 1 };
+
+		memset(cb + 37, 0xff, 4);
+		cb[41] = 20;
+		cb[42] = 8;
+		memset(cb + 43, 0xff, 8);
+		assert_int_equal(mining_coinbase_height(cb, sizeof(cb), &h),
+		    -1);
+		cb[42] = 3;
+		cb[43] = 0xa0, cb[44] = 0xbb, cb[45] = 0x0d;
+		assert_int_equal(mining_coinbase_height(cb, sizeof(cb), &h),
+		    0);
+		assert_int_equal(h, 900000);
+	}
 	assert_int_not_equal(mining_job_init(&j, 2, 0, "zz", "pj", PREVHASH,
 	    "00", COINB2, NULL, 0, "20000000", "1d00ffff", "65000000", false,
 	    1, 0), 0);
