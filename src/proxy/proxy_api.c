@@ -1163,6 +1163,7 @@ query_time(const struct api_request *req, const char *key, int64_t def,
 struct hashrate_out {
 	json_t *points;
 	int64_t step;
+	bool aggregate;
 };
 
 static int
@@ -1170,12 +1171,24 @@ hashrate_point(void *arg, const struct history_point *pt)
 {
 	struct hashrate_out *h = arg;
 
-	json_array_append_new(h->points, json_pack("{s:I,s:f,s:I,s:f,s:I,s:f}",
+	json_t *o = json_pack("{s:I,s:f,s:I,s:f,s:I,s:f}",
 	    "t", (json_int_t)pt->t, "hashrate",
 	    history_hashrate(pt->accepted_difficulty, h->step), "accepted",
 	    (json_int_t)pt->accepted, "accepted_difficulty",
 	    pt->accepted_difficulty, "rejected", (json_int_t)pt->rejected,
-	    "rejected_difficulty", pt->rejected_difficulty));
+	    "rejected_difficulty", pt->rejected_difficulty);
+
+	/* Aggregate mode: the pool-accepted series beside the validated
+	 * one. */
+	if (h->aggregate) {
+		json_object_set_new(o, "pool_hashrate", json_real(
+		    history_hashrate(pt->pool_accepted_difficulty, h->step)));
+		json_object_set_new(o, "pool_accepted",
+		    json_integer((json_int_t)pt->pool_accepted));
+		json_object_set_new(o, "pool_accepted_difficulty",
+		    json_real(pt->pool_accepted_difficulty));
+	}
+	json_array_append_new(h->points, o);
 	return 0;
 }
 
@@ -1233,6 +1246,7 @@ route_hashrate(struct proxy *p, const struct api_request *req, json_t **out)
 		return 503;
 	h.points = json_array();
 	h.step = step;
+	h.aggregate = p->hub != NULL;
 	if (history_series(db, &f, since, until, step, hashrate_point, &h, err,
 	    sizeof(err)) != 0) {
 		json_decref(h.points);

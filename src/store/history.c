@@ -36,13 +36,15 @@ h_row(void *arg, int ncols, const char *const *v, const char *const *names)
 	struct history_point p;
 
 	(void)names;
-	if (ncols != 5 || v[0] == NULL)
+	if (ncols != 7 || v[0] == NULL)
 		return 0;
 	p.t = c->since + strtoll(v[0], NULL, 10) * c->step;
 	p.accepted = v[1] != NULL ? strtoull(v[1], NULL, 10) : 0;
 	p.accepted_difficulty = v[2] != NULL ? strtod(v[2], NULL) : 0;
 	p.rejected = v[3] != NULL ? strtoull(v[3], NULL, 10) : 0;
 	p.rejected_difficulty = v[4] != NULL ? strtod(v[4], NULL) : 0;
+	p.pool_accepted = v[5] != NULL ? strtoull(v[5], NULL, 10) : 0;
+	p.pool_accepted_difficulty = v[6] != NULL ? strtod(v[6], NULL) : 0;
 	return c->fn(c->arg, &p) != 0;
 }
 
@@ -93,7 +95,8 @@ history_series(struct db *db, const struct history_filter *f,
 	if (or_empty(f->miner)[0] == '\0' && or_empty(f->worker)[0] == '\0') {
 		sql = "SELECT (r.minute - CAST(? AS BIGINT)) / CAST(? AS BIGINT) "
 		    "AS b, SUM(r.accepted), SUM(r.accepted_difficulty), "
-		    "SUM(r.rejected), SUM(r.rejected_difficulty) FROM "
+		    "SUM(r.rejected), SUM(r.rejected_difficulty), "
+		    "SUM(r.pool_accepted), SUM(r.pool_accepted_difficulty) FROM "
 		    "pool_minutes r JOIN pools p ON p.id = r.pool_id WHERE "
 		    "r.minute >= CAST(? AS BIGINT) AND r.minute < CAST(? AS "
 		    "BIGINT) AND (? = '' OR p.name = ?) GROUP BY b ORDER BY b";
@@ -107,7 +110,8 @@ history_series(struct db *db, const struct history_filter *f,
 			sql = "SELECT (s.hour - CAST(? AS BIGINT)) / CAST(? AS "
 			    "BIGINT) AS b, SUM(s.accepted), "
 			    "SUM(s.accepted_difficulty), SUM(s.rejected), "
-			    "SUM(s.rejected_difficulty) FROM worker_hours s "
+			    "SUM(s.rejected_difficulty), SUM(s.pool_accepted), "
+			    "SUM(s.pool_accepted_difficulty) FROM worker_hours s "
 			    "WHERE s.hour >= CAST(? AS BIGINT) AND s.hour < "
 			    "CAST(? AS BIGINT) AND s.worker_id IN " H_WORKERS
 			    " GROUP BY b ORDER BY b";
@@ -115,7 +119,8 @@ history_series(struct db *db, const struct history_filter *f,
 			sql = "SELECT (s.minute - CAST(? AS BIGINT)) / CAST(? AS "
 			    "BIGINT) AS b, SUM(s.accepted), "
 			    "SUM(s.accepted_difficulty), " H_REJ_MINUTE ", "
-			    "SUM(s.rejected_difficulty) FROM submissions s "
+			    "SUM(s.rejected_difficulty), SUM(s.pool_accepted), "
+			    "SUM(s.pool_accepted_difficulty) FROM submissions s "
 			    "WHERE s.minute >= CAST(? AS BIGINT) AND s.minute < "
 			    "CAST(? AS BIGINT) AND s.worker_id IN " H_WORKERS
 			    " GROUP BY b ORDER BY b";

@@ -34,6 +34,9 @@ struct history_point {
 	int64_t t;          /* the bucket's start, Unix seconds */
 	uint64_t accepted, rejected;
 	double accepted_difficulty, rejected_difficulty;
+	/* Aggregate mode: what the pool accepted of it (0 otherwise). */
+	uint64_t pool_accepted;
+	double pool_accepted_difficulty;
 };
 
 typedef int (*history_fn)(void *arg, const struct history_point *p);

@@ -103,6 +103,15 @@ check(e.wait_until(lambda: pool_accepted_books() == e.pool_books(ps),
       "the books' pool-accepted count per worker == the pool's own",
       pool_accepted_books())
 
+st, h = loka.get("/api/v1/hashrate?range=1h&pool=main")
+pts = h.get("points", []) if st == 200 else []
+check(st == 200 and
+      sum(x["accepted"] for x in pts) == s["accepted"] and
+      round(sum(x["pool_accepted_difficulty"] for x in pts), 12) ==
+      round(ps["accepted_difficulty"], 12) and
+      all("pool_hashrate" in x for x in pts),
+      "/api/v1/hashrate: the validated and the pool-accepted series", h)
+
 st, body = loka.get("/api/v1/pools")
 pools = {p["name"]: p for p in body.get("pools", [])} if st == 200 else {}
 check(st == 200 and body.get("mode") == "aggregate" and
