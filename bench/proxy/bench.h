@@ -196,6 +196,8 @@ enum target_kind {
 	TARGET_LOKA,
 	TARGET_HAPROXY,
 	TARGET_LOKA_B,		/* a second Loka build (--loka-b), for A/B */
+	TARGET_LOKA_AGG,	/* Loka in aggregate mode: one pool
+				   connection, every share checked */
 	TARGET_MAX
 };
 

@@ -86,7 +86,7 @@ static const char usage_text[] =
     "Runs each scenario (default: all three) through each target and\n"
     "prints a table per scenario (docs/benchmarks.md).\n"
     "\n"
-    "  --targets LIST        direct,loka,haproxy,loka-b (default the first\n"
+    "  --targets LIST        direct,loka,haproxy,loka-b,loka-agg (default the first\n"
     "                        three, and loka-b with --loka-b; conns skips\n"
     "                        direct: there is no proxy to measure)\n"
     "  --loka PATH           loka-stratum (default: beside this program)\n"
@@ -334,7 +334,7 @@ static void
 print_ratios(const char *what, const double v[TARGET_MAX], const char *unit)
 {
 	const double *l = &v[TARGET_LOKA], *h = &v[TARGET_HAPROXY],
-	    *b = &v[TARGET_LOKA_B];
+	    *b = &v[TARGET_LOKA_B], *a = &v[TARGET_LOKA_AGG];
 
 	if (*l > 0 && *h > 0)
 		printf("- %s: Loka %.3g%s, HAProxy %.3g%s, Loka/HAProxy "
@@ -342,6 +342,13 @@ print_ratios(const char *what, const double v[TARGET_MAX], const char *unit)
 	if (*b > 0 && *l > 0)
 		printf("- %s: loka-b %.3g%s, Loka %.3g%s, loka-b/Loka %.2f\n",
 		    what, *b, unit, *l, unit, *b / *l);
+	if (*a > 0 && *h > 0)
+		printf("- %s: loka-agg %.3g%s, HAProxy %.3g%s, "
+		    "loka-agg/HAProxy %.2f\n", what, *a, unit, *h, unit,
+		    *a / *h);
+	if (*a > 0 && *l > 0)
+		printf("- %s: loka-agg %.3g%s, Loka %.3g%s, loka-agg/Loka "
+		    "%.2f\n", what, *a, unit, *l, unit, *a / *l);
 }
 
 /*
@@ -866,7 +873,8 @@ parse_targets(const char *s, bool *targets)
 				break;
 		if (k == TARGET_MAX) {
 			fprintf(stderr, "loka-bench-proxy: --targets: unknown "
-			    "target \"%s\" (direct, loka, haproxy, loka-b)\n",
+			    "target \"%s\" (direct, loka, haproxy, loka-b, "
+			    "loka-agg)\n",
 			    tok);
 			rc = -1;
 			break;

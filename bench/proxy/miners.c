@@ -162,17 +162,32 @@ miner_notify(struct miner *m, const char *line, size_t len, uint64_t now)
 {
 	struct miners *ms = m->ms;
 	static const char key[] = "\"params\":[\"";
-	const char *p = memmem(line, len, key, sizeof(key) - 1);
-	char *end;
+	const char *p = memmem(line, len, key, sizeof(key) - 1), *q;
+	char t0hex[17], *end;
 	uint64_t t0;
+	int field;
 
-	if (p == NULL || (size_t)(line + len - p) < sizeof(key) - 1 +
-	    JOB_ID_LEN)
+	if (p == NULL)
 		return;
 	p += sizeof(key) - 1;
-	memcpy(m->job, p, JOB_ID_LEN);
-	m->job[JOB_ID_LEN] = '\0';
-	t0 = strtoull(m->job, &end, 16);
+	q = memchr(p, '"', (size_t)(line + len - p));
+	if (q == NULL || q - p > JOB_ID_LEN)
+		return;
+	memcpy(m->job, p, (size_t)(q - p));
+	m->job[q - p] = '\0';
+	/* The broadcast's time: coinb2's first 16 hex digits (the 4th
+	 * field), which a proxy relays as they are. */
+	for (field = 0; field < 2 && q != NULL; field++) {
+		q = memchr(q + 1, '"', (size_t)(line + len - q - 1));
+		if (q != NULL)
+			q = memchr(q + 1, '"', (size_t)(line + len - q - 1));
+	}
+	/* q: coinb1's closing quote, then ',"' and coinb2. */
+	if (q == NULL || line + len - q < 19 || q[1] != ',' || q[2] != '"')
+		return;
+	memcpy(t0hex, q + 3, 16);
+	t0hex[16] = '\0';
+	t0 = strtoull(t0hex, &end, 16);
 	if (*end != '\0' || t0 <= m->job_t0)
 		return;
 	m->job_t0 = t0;

@@ -115,14 +115,17 @@ pool_make_parts(struct pool *p)
 	p->branch[off] = '\0';
 }
 
+/* The job: its id and the first 16 hex digits of coinb2 are the
+ * broadcast's start (a proxy may change the id; it keeps coinb2). */
 static void
 pool_make_job(struct pool *p, uint64_t t0)
 {
 	int n = snprintf(p->notify, sizeof(p->notify),
 	    "{\"id\":null,\"method\":\"mining.notify\",\"params\":["
-	    "\"%016" PRIx64 "\",\"%s\",\"%s\",\"%s\",[%s],\"20000000\","
-	    "\"1703a30c\",\"%08x\",false]}\n", t0, p->prevhash, p->coinb1,
-	    p->coinb2, p->branch, (unsigned)(t0 / 1000000000u));
+	    "\"%016" PRIx64 "\",\"%s\",\"%s\",\"%016" PRIx64 "%s\",[%s],"
+	    "\"20000000\",\"1703a30c\",\"%08x\",false]}\n", t0, p->prevhash,
+	    p->coinb1, t0, p->coinb2 + 16, p->branch,
+	    (unsigned)(t0 / 1000000000u));
 
 	p->notify_len = n > 0 && (size_t)n < sizeof(p->notify) ? (size_t)n : 0;
 }
@@ -204,8 +207,10 @@ pconn_line(struct pool *p, struct pconn *c, const char *line, size_t len)
 	    memcmp(method, "\"mining.subscribe\"", mlen) == 0) {
 		uint32_t en1 = ++p->next_en1;
 
+		/* An extranonce2 of 8 bytes: room for aggregate mode's
+		 * 4-byte slots (miners send 4, and the pool trusts). */
 		snprintf(res, sizeof(res), "[[[\"mining.set_difficulty\","
-		    "\"%08x\"],[\"mining.notify\",\"%08x\"]],\"%08x\",4]", en1,
+		    "\"%08x\"],[\"mining.notify\",\"%08x\"]],\"%08x\",8]", en1,
 		    en1, en1);
 		pconn_answer(c, id, idlen, res);
 	} else if (mlen == sizeof("\"mining.authorize\"") - 1 &&
@@ -214,11 +219,14 @@ pconn_line(struct pool *p, struct pconn *c, const char *line, size_t len)
 		    "\"mining.set_difficulty\",\"params\":[65536]}\n";
 
 		pconn_answer(c, id, idlen, "true");
-		pconn_queue(c, diff, sizeof(diff) - 1);
-		pconn_queue(c, p->notify, p->notify_len);
-		p->lines_out += 2;
-		if (!c->ready)
+		/* The job once per connection (aggregate mode authorizes
+		 * every miner's worker on one). */
+		if (!c->ready) {
+			pconn_queue(c, diff, sizeof(diff) - 1);
+			pconn_queue(c, p->notify, p->notify_len);
+			p->lines_out += 2;
 			p->nready++;
+		}
 		c->ready = true;
 	} else if (mlen == sizeof("\"mining.configure\"") - 1 &&
 	    memcmp(method, "\"mining.configure\"", mlen) == 0) {

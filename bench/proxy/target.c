@@ -44,6 +44,7 @@ const char *const target_names[TARGET_MAX] = {
 	[TARGET_LOKA] = "loka",
 	[TARGET_HAPROXY] = "haproxy",
 	[TARGET_LOKA_B] = "loka-b",
+	[TARGET_LOKA_AGG] = "loka-agg",
 };
 
 static void
@@ -66,6 +67,18 @@ write_file(const char *path, const char *text)
 	return 0;
 }
 
+/*
+ * Aggregate mode: every share is hashed and judged at a difficulty any
+ * hash meets (so each is accepted and booked, none goes to the pool,
+ * whose difficulty is 65,536), held there for the whole run.
+ */
+static const char loka_aggregate[] =
+    "\n"
+    "[aggregate]\n"
+    "start_difficulty = 0.00000001\n"
+    "min_difficulty = 0.00000001\n"
+    "retarget_interval = \"1h\"\n";
+
 static int
 write_loka_config(const struct target *t, const struct target_opts *o,
     uint16_t pool_port, unsigned max_conns, char *path, size_t len)
@@ -75,6 +88,7 @@ write_loka_config(const struct target *t, const struct target_opts *o,
 	snprintf(path, len, "%s/loka.toml", t->dir);
 	snprintf(text, sizeof(text),
 	    "[server]\n"
+	    "mode = \"%s\"\n"
 	    "bind = \"127.0.0.1:%u\"\n"
 	    "max_connections = %u\n"
 	    "connection_timeout = \"5m\"\n"
@@ -102,8 +116,11 @@ write_loka_config(const struct target *t, const struct target_opts *o,
 	    "worker_threads = %u\n"
 	    "\n"
 	    "[security]\n"
-	    "rate_limit = 0\n",
-	    t->port, max_conns, pool_port, t->dir, t->dir, o->threads);
+	    "rate_limit = 0\n"
+	    "%s",
+	    t->kind == TARGET_LOKA_AGG ? "aggregate" : "passthrough", t->port,
+	    max_conns, pool_port, t->dir, t->dir, o->threads,
+	    t->kind == TARGET_LOKA_AGG ? loka_aggregate : "");
 	return write_file(path, text);
 }
 
@@ -263,9 +280,10 @@ target_start(struct target *t, enum target_kind kind,
 	if ((port = free_port()) < 0)
 		goto fail;
 	t->port = (uint16_t)port;
-	if (kind == TARGET_LOKA || kind == TARGET_LOKA_B) {
-		char *argv[] = { (char *)(kind == TARGET_LOKA ? o->loka :
-		    o->loka_b), "start", "-c", cfg, NULL };
+	if (kind == TARGET_LOKA || kind == TARGET_LOKA_B ||
+	    kind == TARGET_LOKA_AGG) {
+		char *argv[] = { (char *)(kind == TARGET_LOKA_B ? o->loka_b :
+		    o->loka), "start", "-c", cfg, NULL };
 
 		if (write_loka_config(t, o, pool_port, max_conns, cfg,
 		    sizeof(cfg)) != 0)

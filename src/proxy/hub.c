@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -597,6 +598,16 @@ job_switched(struct channel *c)
 	return j;
 }
 
+/* Does job j carry this ntime (hex, as the pool sent it)? */
+static bool
+ntime_same(const struct hub_job *j, const char *ntime)
+{
+	char hex[9];
+
+	snprintf(hex, sizeof(hex), "%08" PRIx32, j->job.sj.ntime);
+	return strcasecmp(hex, ntime) == 0;
+}
+
 static void
 ch_notify(struct channel *c, struct msg *m)
 {
@@ -637,6 +648,12 @@ ch_notify(struct channel *c, struct msg *m)
 			    "not strings", c->cfg->name);
 			return;
 		}
+	/* The same job again (pools resend the current job after each
+	 * worker's authorize): nothing new for the miners. */
+	if (c->last != NULL && !json_is_true(clean) &&
+	    strcmp(c->last->job.pool_job_id, f[0]) == 0 &&
+	    ntime_same(c->last, f[6]))
+		return;
 	if (now - c->burst_start_ms >= 1000) {
 		c->burst_start_ms = now;
 		c->burst = 0;
