@@ -19,7 +19,17 @@ packages=(
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
   libjs-chart.js                       # the dashboard's charts (compiled in)
+  # The deployment tests (tests/deploy/): the container image built and
+  # run (no registry: the base image comes from debootstrap), the
+  # Dockerfile lint (npm), the compose file's validation.
+  podman buildah runc debootstrap
+  docker-compose
 )
+# npm for the Dockerfile lint: Debian's, unless the machine has an npm
+# already (a Node.js build that ships its own conflicts with it).
+if ! command -v npm >/dev/null; then
+  packages+=(npm)
+fi
 # The arm64 stage of scripts/test.sh, on an amd64 machine (CI's): a cross
 # compiler and C library, and an emulator for the unit tests.
 # scripts/arm64-sysroot.sh fetches the arm64 libraries it links.
