@@ -21,9 +21,14 @@ packages=(
   libjs-chart.js                       # the dashboard's charts (compiled in)
   # The deployment tests (tests/deploy/): the container image built and
   # run (no registry: the base image comes from debootstrap), the
-  # Dockerfile lint (npm), the compose file's validation.
+  # Kubernetes pod played, the compose file's validation; npm for the
+  # Dockerfile lint below. scripts/deploy-tools.sh adds what Debian 12
+  # lacks (kubectl, python3-kubernetes, compose v2) from Debian 13,
+  # unpacked under build/, never installed.
   podman buildah runc debootstrap
+  catatonit                            # podman kube play's pause image
   docker-compose
+  python3-dateutil                     # Debian 13's python3-kubernetes
 )
 # npm for the Dockerfile lint: Debian's, unless the machine has an npm
 # already (a Node.js build that ships its own conflicts with it).

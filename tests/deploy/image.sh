@@ -66,6 +66,7 @@ else
   notok "buildah build:"; tail -n 30 "$work/build.log" | sed 's/^/    /'; finish
 fi
 t2=$(date +%s.%N)
+images_prune "$work/build.log"
 echo "# base image $(since "$t0" "$t1") s, image build $(since "$t1" "$t2") s"
 size=$(podman image inspect -f '{{.Size}}' "$image_tag")
 base_size=$(podman image inspect -f '{{.Size}}' "$base_tag")

@@ -127,6 +127,19 @@ build_image() {
 # since T0 T1: seconds from T0 to T1 (date +%s.%N), two decimals.
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
+# images_prune LOG: remove the store's untagged images but this build's
+# layers (build_image's LOG): what an earlier build of changed sources
+# left, so that the cache keeps one build's worth.
+images_prune() {
+  local keep id
+  keep=$(grep -oE '^(--> |--> Using cache )[0-9a-f]{11,}' "$1" | grep -oE '[0-9a-f]{11,}$' | cut -c1-11)
+  for id in $(podman images -q --no-trunc --filter dangling=true); do
+    id=${id#sha256:}
+    grep -qx "${id:0:11}" <<<"$keep" || podman rmi -f "$id" >/dev/null 2>&1
+  done
+  return 0
+}
+
 # free_port: a TCP port free on 127.0.0.1 now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
