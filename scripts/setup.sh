@@ -28,6 +28,7 @@ packages=(
   podman buildah runc debootstrap
   catatonit                            # podman kube play's pause image
   docker-compose
+  docker.io                            # dockerd, in a test's own namespace
   python3-dateutil                     # Debian 13's python3-kubernetes
 )
 # npm for the Dockerfile lint: Debian's, unless the machine has an npm
@@ -66,5 +67,14 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# docker.io would start its daemon on installation, which makes a bridge,
+# firewall rules and IP forwarding in the host's network: no service
+# starts while installing (the tests start dockerd themselves, in a
+# network namespace of their own).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 0755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -12,9 +12,7 @@
 #      rules beside it, and scrapes loka:9090 as job "loka" (the rules'
 #      selector); its loka-stratum.toml passes loka-stratum config check
 #      with the secrets' files.
-# Bringing the stack up needs images for PostgreSQL, Prometheus,
-# Alertmanager and Grafana that no registry here serves: not done here
-# (docs/deployment.md, "Compose").
+# tests/deploy/compose_up.sh brings the stack up for real.
 # Skips (77) without docker-compose, or when Debian 13's compose v2 cannot
 # be fetched.
 set -uo pipefail
