@@ -153,6 +153,9 @@ check(sc.get("capabilities", {}).get("drop") == ["ALL"] and
       not sc.get("capabilities", {}).get("add"), "capabilities: drop ALL")
 check(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault",
       "seccomp RuntimeDefault")
+check(spec.get("automountServiceAccountToken") is False,
+      "no service account token in the pod (Loka never calls the API "
+      "server)")
 res = c.get("resources", {})
 check(all(res.get(a, {}).get(r) for a in ("requests", "limits")
           for r in ("cpu", "memory")), "cpu and memory requests and limits",

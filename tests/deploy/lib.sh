@@ -26,11 +26,6 @@ base_tag=docker.io/library/debian:bookworm-slim
 fail=0
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fail=1; }
-# check WHAT COMMAND...: ok when COMMAND succeeds.
-check() {
-  local what=$1; shift
-  if "$@"; then ok "$what"; else notok "$what"; fi
-}
 finish() {
   if [ "$fail" -eq 0 ]; then echo "all checks passed"; fi
   exit "$fail"
