@@ -12,7 +12,7 @@
 #   - only Stratum is published; the others are on the internal network;
 #   - simulated miners mine through the published port to the test pool
 #     (in the same namespace), and Loka's books in PostgreSQL equal the
-#     pool's accepted shares per worker;
+#     pool's accepted shares per worker; its journal is in its volume;
 #   - Prometheus scrapes Loka (up{job="loka"} == 1) with monitoring's
 #     rules loaded, and knows Alertmanager;
 #   - `docker compose down -v` stops everything, Loka with exit 0.
@@ -213,6 +213,11 @@ for _ in $(seq 60); do
 done
 case $up in *'=> 1 @'*) ok "Prometheus scrapes Loka: up{job=\"loka\"} is 1" ;;
   *) notok "Prometheus: up{job=\"loka\"}: ${up:-nothing}" ;; esac
+# With PostgreSQL the journal is $STATE_DIRECTORY/journal: in the volume.
+state=$(compose exec -T loka ls /var/lib/loka-stratum 2>&1)
+case " $(echo $state) " in *" journal "*) ok "Loka's journal is in its state volume (/var/lib/loka-stratum/journal)" ;;
+  *) notok "Loka's state volume holds: $state" ;; esac
+
 # Prometheus' own API, asked from the Grafana stand-in (busybox wget), as
 # Grafana would on the internal network.
 papi() { compose exec -T grafana busybox wget -qO- "http://prometheus:9090/api/v1/$1" 2>/dev/null; }
