@@ -14,8 +14,13 @@
 #      host's network, against the test pool on loopback: Loka comes up
 #      ready, as uid 10001 with no capabilities, no new privileges and a
 #      read-only root, the memory limit applied, its instance named after
-#      the pod; simulated miners mine through it; podman kube down stops
-#      it (SIGTERM: exit 0).
+#      the pod, JSON logs without the token or the pool's password in
+#      them; simulated miners mine through it; SIGTERM drains it (exit 0);
+#      podman kube down removes it;
+#   5. with the test command's PostgreSQL (LOKA_TEST_PG_URL), the pod of
+#      overlays/postgres on a database of its own: the URL file read, the
+#      books in PostgreSQL equal the test pool's, the journal in the state
+#      volume, the password in no log line.
 # podman 4.3 cannot do all of a pod: container ports need a bridge (the
 # test is on the host's network, so they are dropped), its probe
 # conversion is broken (the probes are checked as data in step 2), and
@@ -33,8 +38,14 @@ python=/usr/bin/python3
 work=$(mktemp -d /tmp/loka-deploy-k8s.XXXXXX)
 play=$work/play.yaml
 pool_pid=
+pg_made=
 cleanup() {
-  if [ -f "$play" ] && [ -n "${CONTAINERS_CONF:-}" ]; then
+  if [ -n "$pg_made" ]; then
+    podman kube down "$play" >/dev/null 2>&1
+    psql "$LOKA_TEST_PG_URL" -qAt -c "DROP DATABASE IF EXISTS $pgdb" >/dev/null 2>&1
+  fi
+  if [ -f "$work/play.yaml" ] && [ -n "${CONTAINERS_CONF:-}" ]; then
+    play=$work/play.yaml
     podman kube down "$play" >/dev/null 2>&1
     # and the volume podman makes of the ConfigMap
     podman volume rm -f loka-deploy-k8s-state loka-deploy-k8s-tmp \
@@ -71,7 +82,10 @@ done
 # --- 3. the ConfigMap's configuration, with the Secret's files -------------
 # The rendered objects for the pod, and the Secret's files decoded (their
 # values never printed).
-"$python" - "$work/base.yaml" "$work" <<'EOF'
+# unpack RENDERED DIR: the Secret's files into DIR/secrets, the
+# ConfigMap's file into DIR/loka-stratum.toml.
+unpack() {
+  "$python" - "$1" "$2" <<'EOF'
 import base64, os, sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 work = sys.argv[2]
@@ -85,6 +99,8 @@ for d in docs:
         with open(work + "/loka-stratum.toml", "w") as f:
             f.write(d["data"]["loka-stratum.toml"])
 EOF
+}
+unpack "$work/base.yaml" "$work"
 sed "s|/run/secrets/loka/|$work/secrets/|g" "$work/loka-stratum.toml" >"$work/check.toml"
 out=$(LOKA_DATABASE_URL_FILE=$work/secrets/database-url \
   LOKA_METRICS_API_TOKEN_FILE=$work/secrets/api-token \
@@ -109,9 +125,12 @@ pool_port=$(free_port); stratum_port=$(free_port); api_port=$(free_port)
   >"$work/pool.log" 2>&1 &
 pool_pid=$!
 for _ in $(seq 100); do [ -s "$work/pool.port" ] && break; sleep 0.05; done
-chown -R 10001:10001 "$work/secrets"
-chmod 0550 "$work/secrets"; chmod 0440 "$work/secrets"/*
-"$python" - "$work/base.yaml" "$play" "$image_tag" "$pool_port" "$stratum_port" "$api_port" "$work/secrets" <<'EOF'
+# for_podman RENDERED PLAY SECRETS: the objects podman kube play can run,
+# with the test's ports and pool, the Secret's files from SECRETS.
+for_podman() {
+  chown -R 10001:10001 "$3"
+  chmod 0550 "$3"; chmod 0440 "$3"/*
+  "$python" - "$1" "$2" "$image_tag" "$pool_port" "$stratum_port" "$api_port" "$3" <<'EOF'
 import sys, yaml
 src, out, image, pool, stratum, api, secrets = sys.argv[1:]
 docs = [d for d in yaml.safe_load_all(open(src)) if d]
@@ -148,25 +167,31 @@ for d in docs:
         keep.append(d)
 yaml.safe_dump_all(keep, open(out, "w"))
 EOF
+}
+for_podman "$work/base.yaml" "$play" "$work/secrets"
 podman kube down "$play" >/dev/null 2>&1    # left by a killed run
 podman volume rm -f loka-deploy-k8s-state loka-deploy-k8s-tmp >/dev/null 2>&1
-t0=$(date +%s.%N)
-# --build=false: no image is built from a directory named after it.
-if ! (cd "$work" && podman kube play --build=false --network host "$play") >"$work/play.log" 2>&1; then
-  notok "podman kube play:"; tail -n 10 "$work/play.log" | sed 's/^/    /'; finish
-fi
-ctr=$(podman ps -a --format '{{.Names}}' | grep -- '-loka-stratum$' | head -n 1)
-podname=$(podman pod inspect -f '{{.Name}}' "$(podman inspect -f '{{.Pod}}' "$ctr")" 2>/dev/null)
-ready=
-for _ in $(seq 200); do
-  if podman exec "$ctr" loka-stratum health --ready -c /etc/loka-stratum/loka-stratum.toml >/dev/null 2>&1; then
-    ready=1; break
+# play PLAY WHAT: podman kube play, until Loka is ready; sets ctr, podname.
+play() {
+  local t0 t1 ready=
+  t0=$(date +%s.%N)
+  # --build=false: no image is built from a directory named after it.
+  if ! (cd "$work" && podman kube play --build=false --network host "$1") >"$work/play.log" 2>&1; then
+    notok "$2: podman kube play:"; tail -n 10 "$work/play.log" | sed 's/^/    /'; return 1
   fi
-  sleep 0.05
-done
-t1=$(date +%s.%N)
-[ -n "$ready" ] && ok "podman kube play: Loka is ready $(since "$t0" "$t1") s after (pod $podname)" ||
-  { notok "podman kube play: Loka never ready"; podman logs "$ctr" 2>&1 | tail -n 15 | sed 's/^/    /'; finish; }
+  ctr=$(podman ps -a --format '{{.Names}}' | grep -- '-loka-stratum$' | head -n 1)
+  podname=$(podman pod inspect -f '{{.Name}}' "$(podman inspect -f '{{.Pod}}' "$ctr")" 2>/dev/null)
+  for _ in $(seq 200); do
+    if podman exec "$ctr" loka-stratum health --ready -c /etc/loka-stratum/loka-stratum.toml >/dev/null 2>&1; then
+      ready=1; break
+    fi
+    sleep 0.05
+  done
+  t1=$(date +%s.%N)
+  [ -n "$ready" ] && ok "$2: podman kube play: Loka is ready $(since "$t0" "$t1") s after (pod $podname)" ||
+    { notok "$2: podman kube play: Loka never ready"; podman logs "$ctr" 2>&1 | tail -n 15 | sed 's/^/    /'; return 1; }
+}
+play "$play" "base pod" || finish
 
 pid=$(podman inspect -f '{{.State.Pid}}' "$ctr")
 loka=$pid
@@ -217,4 +242,58 @@ podman logs "$ctr" >"$work/loka.log" 2>&1
   { notok "SIGTERM: exit status $code"; tail -n 5 "$work/loka.log" | sed 's/^/    /'; }
 podman kube down "$play" >"$work/down.log" 2>&1 && ok "podman kube down" ||
   { notok "podman kube down:"; sed 's/^/    /' "$work/down.log"; }
+podman volume rm -f loka-deploy-k8s-state loka-deploy-k8s-tmp >/dev/null 2>&1
+
+# --- 5. overlays/postgres, on the test command's PostgreSQL ----------------
+# Its pod with the URL file pointing at a database of its own in the test
+# cluster (LOKA_TEST_PG_URL, scripts/test.sh), a password in the URL
+# (the cluster trusts loopback: any password passes): the books reach
+# PostgreSQL, the journal is in the state volume, the password is in no
+# log line.
+if [ -z "${LOKA_TEST_PG_URL:-}" ] || ! command -v psql >/dev/null || [ ! -s "$work/postgres.yaml" ]; then
+  echo "# overlays/postgres not played: no LOKA_TEST_PG_URL (scripts/test.sh sets it) or no psql"
+  finish
+fi
+pgdb=loka_deploy_k8s
+pgpw=not-a-real-db-password-$$
+pg_url=$(printf '%s' "${LOKA_TEST_PG_URL%/*}" | sed "s|@|:$pgpw@|")/$pgdb
+psql "$LOKA_TEST_PG_URL" -qAt -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb" >/dev/null 2>"$work/psql.err" ||
+  { notok "creating the database $pgdb:"; sed 's/^/    /' "$work/psql.err"; finish; }
+pg_made=1
+mkdir -p "$work/pg"
+unpack "$work/postgres.yaml" "$work/pg"
+case $(cat "$work/pg/secrets/database-url") in postgresql://*) ;; *) notok "overlays/postgres: its database-url is not PostgreSQL's" ;; esac
+printf '%s\n' "$pg_url" >"$work/pg/secrets/database-url"
+play=$work/play-postgres.yaml
+for_podman "$work/postgres.yaml" "$play" "$work/pg/secrets"
+play "$play" "overlays/postgres pod" || finish
+"$bin_dir/loka-minersim" --url "stratum+tcp://127.0.0.1:$stratum_port" --miners 2 \
+  --user 'erin.rig%d' --rate 10 --shares 3 --duration 20 --summary "$work/miners-pg.json" \
+  --log-level warn >"$work/miners-pg.log" 2>&1 ||
+  { notok "overlays/postgres pod: miners through the pod:"; tail -n 5 "$work/miners-pg.log" | sed 's/^/    /'; }
+podman stop -t 30 "$ctr" >/dev/null 2>&1
+code=$(podman inspect -f '{{.State.ExitCode}}' "$ctr")
+podman logs "$ctr" >"$work/loka-pg.log" 2>&1
+[ "$code" = 0 ] && ok "overlays/postgres pod: SIGTERM, exit 0" || notok "overlays/postgres pod: exit status $code"
+grep -qF "as instance \\\"$podname\\\"; journal in /var/lib/loka-stratum/journal" "$work/loka-pg.log" &&
+  ok "overlays/postgres pod: the journal is in the state volume (/var/lib/loka-stratum/journal)" ||
+  { notok "overlays/postgres pod: the journal is not in the state volume:"; grep -F 'journal in' "$work/loka-pg.log" | sed 's/^/    /'; }
+grep -qF "$pgpw" "$work/loka-pg.log" && notok "overlays/postgres pod: the database password is in Loka's log" ||
+  ok "overlays/postgres pod: the database password is in no log line"
+kill -USR1 "$pool_pid"; sleep 0.3
+"$python" - "$LOKA_TEST_PG_URL" "$pgdb" "$work/pool.json" "$src" <<'EOF' && ok "overlays/postgres pod: the books in PostgreSQL equal the test pool's accepted shares per worker" || notok "overlays/postgres pod: the books in PostgreSQL differ from the pool's"
+import json, os, shutil, subprocess, sys
+sys.path.insert(0, sys.argv[4] + "/tests/e2e")
+os.environ.setdefault("LOKA_BIN_DIR", "/")
+import loka_e2e
+shutil.rmtree(loka_e2e.TMP, ignore_errors=True)
+url = sys.argv[1].rsplit("/", 1)[0] + "/" + sys.argv[2]
+books = loka_e2e.books_pg(url)
+pool = {k: v for k, v in loka_e2e.pool_books(json.load(open(sys.argv[3]))).items()
+        if k.startswith("acct.erin_")}
+if not books or books != pool:
+    print("    books %r, pool %r" % (books, pool))
+    sys.exit(1)
+EOF
+podman kube down "$play" >/dev/null 2>&1
 finish
