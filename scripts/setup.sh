@@ -28,7 +28,7 @@ packages=(
   podman buildah runc debootstrap
   catatonit                            # podman kube play's pause image
   docker-compose
-  docker.io                            # dockerd, in a test's own namespace
+  docker.io iproute2                   # dockerd, in a test's own namespace
   python3-dateutil                     # Debian 13's python3-kubernetes
 )
 # npm for the Dockerfile lint: Debian's, unless the machine has an npm
