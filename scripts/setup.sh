@@ -19,7 +19,23 @@ packages=(
   haproxy                              # the L4 baseline of the benchmarks
   chromium                             # headless browser: the dashboard test
   libjs-chart.js                       # the dashboard's charts (compiled in)
+  # The deployment tests (tests/deploy/): the container image built and
+  # run (no registry: the base image comes from debootstrap), the
+  # Kubernetes pod played, the compose file's validation; npm for the
+  # Dockerfile lint below. scripts/deploy-tools.sh adds what Debian 12
+  # lacks (kubectl, python3-kubernetes, compose v2) from Debian 13,
+  # unpacked under build/, never installed.
+  podman buildah runc debootstrap
+  catatonit                            # podman kube play's pause image
+  docker-compose
+  docker.io iproute2                   # dockerd, in a test's own namespace
+  python3-dateutil                     # Debian 13's python3-kubernetes
 )
+# npm for the Dockerfile lint: Debian's, unless the machine has an npm
+# already (a Node.js build that ships its own conflicts with it).
+if ! command -v npm >/dev/null; then
+  packages+=(npm)
+fi
 # The arm64 stage of scripts/test.sh, on an amd64 machine (CI's): a cross
 # compiler and C library, and an emulator for the unit tests.
 # scripts/arm64-sysroot.sh fetches the arm64 libraries it links.
@@ -51,5 +67,14 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+# docker.io would start its daemon on installation, which makes a bridge,
+# firewall rules and IP forwarding in the host's network: no service
+# starts while installing (the tests start dockerd themselves, in a
+# network namespace of their own).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod 0755 /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

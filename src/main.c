@@ -31,6 +31,7 @@ static const char usage[] =
     "                       print day D's shares\n"
     "  status               a running instance at a glance (its API)\n"
     "  workers [--offline]  its workers by state: what stopped, since when\n"
+    "  health [--ready]     exit 0 if it is alive (ready): a HEALTHCHECK\n"
     "  version              print the version\n"
     "\n"
     "`loka-stratum <command> --help` tells more about a command.\n"
@@ -71,6 +72,8 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "workers") == 0)
 		return cmd_workers(argc - 1, argv + 1);
+	if (strcmp(cmd, "health") == 0)
+		return cmd_health(argc - 1, argv + 1);
 	if (strcmp(cmd, "journal") == 0)
 		return cmd_journal(argc - 1, argv + 1);
 	if (strcmp(cmd, "earnings") == 0)

@@ -21,6 +21,7 @@ int cmd_database(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_status(int argc, char **argv);     /* cmd_status.c */
 int cmd_workers(int argc, char **argv);    /* cmd_status.c */
+int cmd_health(int argc, char **argv);     /* cmd_status.c */
 int cmd_earnings(int argc, char **argv);      /* cmd_earnings.c */
 int cmd_settle(int argc, char **argv);        /* cmd_earnings.c */
 int cmd_distributions(int argc, char **argv); /* cmd_earnings.c */

@@ -1,7 +1,9 @@
 /*
- * cmd_status.c: `loka-stratum status` and `loka-stratum workers`: a
- * running instance at a glance, and its workers by state, through its
- * JSON API (the [metrics] listener; cli_api.c).
+ * cmd_status.c: `loka-stratum status`, `loka-stratum workers` and
+ * `loka-stratum health`: a running instance at a glance, its workers by
+ * state, and its liveness or readiness as an exit status (a container's
+ * HEALTHCHECK, with no curl in the image), through its JSON API (the
+ * [metrics] listener; cli_api.c).
  *
  * The address comes from the configuration (-c FILE, else
  * loka-stratum.toml when present, else defaults and the environment) or
@@ -309,6 +311,76 @@ cmd_workers(int argc, char **argv)
 		    "per_page)\n", (long long)(json_integer_value(
 		    json_object_get(j, "total")) - (json_int_t)json_array_size(
 		    json_object_get(j, "workers"))));
+	json_decref(j);
+	return CLI_EXIT_OK;
+}
+
+static const char health_usage[] =
+    "usage: loka-stratum health [-c FILE] [--url http://HOST:PORT] [--ready]\n"
+    "\n"
+    "Ask a running Loka whether it is alive (GET /health) or, with --ready,\n"
+    "ready for miners (GET /ready: a usable pool, books that can be kept).\n"
+    "For a container's HEALTHCHECK or a script: the answer is printed, the\n"
+    "exit status says it.\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE  configuration file: where the API listens\n"
+    "      --url URL      the API's address instead, http://HOST:PORT\n"
+    "      --ready        readiness (/ready) instead of liveness (/health)\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 healthy (HTTP 200), 1 unreachable or not healthy, 2 usage\n"
+    "or configuration error.\n";
+
+int
+cmd_health(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "ready", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *url = NULL, *path = "/health";
+	char host[256], port[16];
+	json_t *j;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'u':
+			url = optarg;
+			break;
+		case 'r':
+			path = "/ready";
+			break;
+		case 'h':
+			fputs(health_usage, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fputs(health_usage, stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "loka-stratum health: unexpected argument "
+		    "\"%s\"\n%s", argv[optind], health_usage);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_api_address("health", config, url, host, sizeof(host), port,
+	    sizeof(port)) != 0)
+		return CLI_EXIT_USAGE;
+	/* A non-200 answer is printed to stderr by cli_api_get. */
+	j = cli_api_get("health", host, port, path);
+	if (j == NULL)
+		return CLI_EXIT_FAILURE;
+	json_dumpf(j, stdout, JSON_COMPACT);
+	putchar('\n');
 	json_decref(j);
 	return CLI_EXIT_OK;
 }

@@ -331,6 +331,27 @@ check(out.returncode == 1 and "cannot reach" in out.stderr,
       "status: an instance that cannot be reached exits 1, saying so",
       (out.returncode, out.stderr))
 
+# --- loka-stratum health (a container's HEALTHCHECK) -------------------------
+out = subprocess.run([e.LOKA, "health", "--url", url], capture_output=True,
+                     text=True, timeout=20)
+check(out.returncode == 0 and '"status":"ok"' in out.stdout,
+      "health: alive, exit 0 with /health's answer", out.stdout + out.stderr)
+out = subprocess.run([e.LOKA, "health", "--ready", "--url", url],
+                     capture_output=True, text=True, timeout=20)
+check(out.returncode == 0 and '"ready"' in out.stdout,
+      "health --ready: ready, exit 0 with /ready's answer",
+      out.stdout + out.stderr)
+out = subprocess.run([e.LOKA, "health", "--url", "http://127.0.0.1:%d" %
+                      e.free_port()], capture_output=True, text=True,
+                     timeout=20)
+check(out.returncode == 1 and "cannot reach" in out.stderr,
+      "health: an instance that cannot be reached exits 1",
+      (out.returncode, out.stderr))
+out = subprocess.run([e.LOKA, "health", "extra"], capture_output=True,
+                     text=True, timeout=20)
+check(out.returncode == 2 and "usage" in out.stderr,
+      "health: a stray argument is a usage error (2)", out.returncode)
+
 # --- HTTP details --------------------------------------------------------
 st, _, body = http(loka, "GET", "/api/v1/nothing")
 check(st == 404 and "error" in body, "an unknown route: 404 JSON")
