@@ -183,6 +183,14 @@ send_difficulty(struct session *s, double d)
 	return session_send_raw(s, buf, (size_t)n);
 }
 
+static void
+job_line_done(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	hub_job_unref(arg);
+}
+
 /* Job j to one miner: its difficulty first when that changed, the
  * version mask when the pool's changed. */
 static int
@@ -209,7 +217,17 @@ send_job(struct session *s, struct hub_job *j)
 	s->job_next = (s->job_next + 1) % SESSION_JOBS;
 	s->pool = j->pool;
 	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_NOTIFY);
-	return session_send_raw(s, j->line, j->len);
+	/* Every miner's output refers to the one line (no copy per miner):
+	 * the job lives until the last of them has written it. */
+	if (s->down == NULL)
+		return -1;
+	atomic_fetch_add(&j->refs, 1);
+	if (evbuffer_add_reference(session_out(s), j->line, j->len,
+	    job_line_done, j) != 0) {
+		hub_job_unref(j);
+		return -1;
+	}
+	return session_check_output(s);
 }
 
 /* The difficulty the miner had for Loka job id (its current one when the
