@@ -4,7 +4,11 @@
  * Owns nothing and keeps no state: every function works on its arguments and
  * the caller's buffers, so any thread may call any function at any time.
  * Coinbases are assembled in a bounded stack buffer; nothing is allocated
- * here (OpenSSL's EVP_Digest() allocates internally).
+ * per share. SHA-256 is OpenSSL's, fetched once per process and hashed
+ * with one digest context per thread: EVP_Digest(EVP_sha256()) fetches
+ * the algorithm on every call, under a lock that aggregation mode's
+ * share checks (a dozen hashes each) would spend a third of their time
+ * in.
  *
  * Difficulty judgements are exact: a target is computed as a 256-bit integer
  * from the binary value of the double, never by comparing doubles, so a hash
@@ -14,6 +18,7 @@
 #include "stratum/share.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -152,14 +157,60 @@ cmp256(const uint8_t a[32], const uint8_t b[32])
 	return 0;
 }
 
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md;        /* fetched once, never freed */
+static pthread_key_t sha_key; /* the thread's EVP_MD_CTX */
+
+static void
+sha_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+sha_init(void)
+{
+	sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (pthread_key_create(&sha_key, sha_ctx_free) != 0)
+		sha_md = NULL;
+}
+
+static EVP_MD_CTX *
+sha_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	if (pthread_once(&sha_once, sha_init) != 0 || sha_md == NULL)
+		return NULL;
+	ctx = pthread_getspecific(sha_key);
+	if (ctx == NULL) {
+		ctx = EVP_MD_CTX_new();
+		if (ctx == NULL || pthread_setspecific(sha_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			return NULL;
+		}
+	}
+	return ctx;
+}
+
+static int
+sha256(EVP_MD_CTX *ctx, const void *data, size_t len, uint8_t *out)
+{
+	unsigned int n;
+
+	return EVP_DigestInit_ex2(ctx, sha_md, NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, data, len) == 1 &&
+	    EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32 ? 0 : -1;
+}
+
 int
 share_sha256d(const void *data, size_t len, uint8_t out[32])
 {
 	uint8_t first[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = sha_ctx();
 
-	if (EVP_Digest(data, len, first, NULL, EVP_sha256(), NULL) != 1)
-		return -1;
-	if (EVP_Digest(first, 32, out, NULL, EVP_sha256(), NULL) != 1)
+	if (ctx == NULL || sha256(ctx, data, len, first) != 0 ||
+	    sha256(ctx, first, 32, out) != 0)
 		return -1;
 	return 0;
 }
