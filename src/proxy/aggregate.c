@@ -176,7 +176,7 @@ send_difficulty(struct session *s, double d)
 {
 	char buf[96];
 	int n = snprintf(buf, sizeof(buf), "{\"id\":null,\"method\":"
-	    "\"mining.set_difficulty\",\"params\":[%.17g]}\n", d);
+	    "\"mining.set_difficulty\",\"params\":[%.17g]}", d);
 
 	s->difficulty = d;
 	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_SET_DIFFICULTY);
