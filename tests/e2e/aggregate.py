@@ -120,6 +120,28 @@ check(st == 200 and body.get("mode") == "aggregate" and
       pools.get("backup", {}).get("upstream", {}).get("state") == "ready",
       "/api/v1/pools: the mode and each pool connection", body)
 
+# ---- sessions: each miner's slot and difficulty ----
+rig = e.Proc("minersim-view", [
+    e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,
+    "--miners", "3", "--rate", "1", "--duration", "4",
+    "--user", "bc1qView.rig%d"])
+
+
+def view():
+    st, b = loka.get("/api/v1/sessions")
+    return [x for x in b.get("sessions", []) if x.get("workers")] \
+        if st == 200 else []
+
+
+check(e.wait_until(lambda: len(view()) == 3, timeout=5),
+      "/api/v1/sessions lists the miners")
+slots = {x.get("extranonce1") for x in view()}
+check(len(slots) == 3 and all(x and len(x) == 2 for x in slots) and
+      all(x["difficulty"] > 0 for x in view()),
+      "each miner has its own 1-byte slot and a difficulty",
+      [(x.get("extranonce1"), x["difficulty"]) for x in view()])
+rig.p.wait(20)
+
 # ---- failover without reconnects ----
 rigs = e.Proc("minersim-fo", [
     e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,

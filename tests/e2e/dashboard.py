@@ -267,6 +267,8 @@ else:
           re.search(r'id="banner"[^>]*>[^<]*', dom))
     check(re.search(r"<td[^>]*>cli</td>", table("pools")),
           "the pools table shows the pool 'cli'", table("pools")[:500])
+    check(re.search(r'id="mode"[^>]*>passthrough mode<', dom),
+          "the mode is shown", re.search(r'id="mode".{0,40}', dom))
     check(number("accepted") > 0, "accepted shares shown, not zero",
           number("accepted"))
     check(number("miners") >= 4, "miners connected shown",
