@@ -17,7 +17,19 @@ cd "$(dirname "$0")/.."
 dest=${1:-build/deploy-tools}
 packages=(kubectl python3-kubernetes docker-compose)
 
-if [ -f "$dest/packages.txt" ] && [ "$(cat "$dest/packages.txt")" = "${packages[*]}" ]; then
+have() {
+  [ -f "$dest/packages.txt" ] && [ "$(cat "$dest/packages.txt")" = "${packages[*]}" ]
+}
+if have; then
+  echo "$dest"
+  exit 0
+fi
+# Tests run side by side: one unpacks, the others wait for it (and then
+# find the packages there); an unpack is moved into place whole.
+mkdir -p "$(dirname "$dest")"
+exec 9>"$dest.lock"
+flock 9
+if have; then
   echo "$dest"
   exit 0
 fi
@@ -41,11 +53,14 @@ export APT_CONFIG=$apt_root/apt.conf
 apt-get update -qq >"$apt_root/update.log" 2>&1 ||
   { cat "$apt_root/update.log" >&2; exit 1; }
 (cd "$apt_root/debs" && apt-get download -qq "${packages[@]}") >&2
-rm -rf "$dest"
-mkdir -p "$dest"
+new=$dest.new
+rm -rf "$new"
+mkdir -p "$new"
 for deb in "$apt_root"/debs/*.deb; do
-  dpkg -x "$deb" "$dest/root"
-  dpkg-deb -W --showformat='${Package} ${Version}\n' "$deb" >>"$dest/versions.txt"
+  dpkg -x "$deb" "$new/root"
+  dpkg-deb -W --showformat='${Package} ${Version}\n' "$deb" >>"$new/versions.txt"
 done
-echo "${packages[*]}" >"$dest/packages.txt"
+echo "${packages[*]}" >"$new/packages.txt"
+rm -rf "$dest"
+mv "$new" "$dest"
 echo "$dest"

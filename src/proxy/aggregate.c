@@ -473,18 +473,43 @@ worker_acct(struct session *s, struct session_worker *w, int pool)
 	return w->acct;
 }
 
+/* A share's answer: true, or the verdict's error; for the usual integer
+ * id a line printed directly (no JSON tree). */
 static int
-miner_submit(struct session *s, struct msg *m)
+answer_share(struct session *s, json_t *id, enum mining_verdict v)
+{
+	char buf[160];
+	int n;
+
+	if (!json_is_integer(id) || s->down == NULL)
+		return v == MINING_OK ? session_send_result(s, id,
+		    json_true()) : session_send_error(s, id,
+		    mining_verdict_code(v), mining_verdict_str(v));
+	if (v == MINING_OK)
+		n = snprintf(buf, sizeof(buf), "{\"id\":%" JSON_INTEGER_FORMAT
+		    ",\"result\":true,\"error\":null}\n",
+		    json_integer_value(id));
+	else
+		n = snprintf(buf, sizeof(buf), "{\"id\":%" JSON_INTEGER_FORMAT
+		    ",\"result\":null,\"error\":[%d,\"%s\",null]}\n",
+		    json_integer_value(id), mining_verdict_code(v),
+		    mining_verdict_str(v));
+	evbuffer_add(session_out(s), buf, (size_t)n);
+	STAT_MSG(s->t, PROXY_DIR_TO_MINER, MSG_M_RESPONSE);
+	return session_check_output(s);
+}
+
+/* mining.submit with id and its np parameters as strings (NULL: absent
+ * or not a string). */
+static int
+submit(struct session *s, json_t *id, const char *const *f, size_t np)
 {
 	struct agg_thread *at = s->t->agg;
 	struct agg_session *a = agg_of(s);
 	const struct cfg_pool *pc;
-	const char *login = msg_param_str(m, 0);
-	const char *jobhex = msg_param_str(m, 1);
-	const char *en2 = msg_param_str(m, 2);
-	const char *ntime = msg_param_str(m, 3);
-	const char *nonce = msg_param_str(m, 4);
-	const char *vbits = msg_param_str(m, 5);
+	const char *login = f[0], *jobhex = f[1], *en2 = f[2];
+	const char *ntime = f[3], *nonce = f[4];
+	const char *vbits = np > 5 ? f[5] : NULL;
 	struct session_worker *w;
 	struct mining_job *job;
 	struct mining_share out;
@@ -497,7 +522,7 @@ miner_submit(struct session *s, struct msg *m)
 	STAT_INC(s->t, submits);
 	if (login == NULL || jobhex == NULL || en2 == NULL || ntime == NULL ||
 	    nonce == NULL)
-		return session_send_error(s, m->id, MSG_ERR_INVALID_PARAMS,
+		return session_send_error(s, id, MSG_ERR_INVALID_PARAMS,
 		    "Invalid params: expected [worker, job_id, extranonce2, "
 		    "ntime, nonce(, version_bits)]");
 	wi = worker_find(s, login);
@@ -505,11 +530,11 @@ miner_submit(struct session *s, struct msg *m)
 	if (w == NULL || !w->authorized || w->acct == NULL) {
 		books_share(s, NULL, false, ACCT_REJ_UNAUTHORIZED,
 		    s->difficulty);
-		return session_send_error(s, m->id, MSG_ERR_UNAUTHORIZED,
+		return session_send_error(s, id, MSG_ERR_UNAUTHORIZED,
 		    "Unauthorized worker");
 	}
 	if (a->slot_local < 0)
-		return session_send_error(s, m->id, MSG_ERR_NOT_SUBSCRIBED,
+		return session_send_error(s, id, MSG_ERR_NOT_SUBSCRIBED,
 		    "Not subscribed");
 	jid = parse_hex32(jobhex, &ok);
 	job = ok ? mining_jobs_find(&at->jobs, jid) : NULL;
@@ -571,14 +596,14 @@ miner_submit(struct session *s, struct msg *m)
 			}
 			if (p == NULL) {
 				free(sh);
-				return session_send_error(s, m->id,
+				return session_send_error(s, id,
 				    MSG_ERR_OTHER, "Too many pending requests");
 			}
 			if (++a->next_token == 0)
 				a->next_token = 1;
 			p->up_id = a->next_token;
 			p->kind = PEND_SUBMIT;
-			p->miner_id = m->id != NULL ? json_incref(m->id) :
+			p->miner_id = id != NULL ? json_incref(id) :
 			    NULL;
 			p->worker = wi;
 			p->diff = diff;
@@ -597,17 +622,25 @@ miner_submit(struct session *s, struct msg *m)
 		return 0;
 	if (worker_acct(s, w, s->pool) == NULL) {
 		books_share(s, NULL, false, ACCT_REJ_OTHER, diff);
-		return session_send_error(s, m->id, MSG_ERR_OTHER,
+		return session_send_error(s, id, MSG_ERR_OTHER,
 		    "Worker table full");
 	}
-	if (v == MINING_OK) {
+	if (v == MINING_OK)
 		books_share(s, w, true, ACCT_REJ_MAX, diff);
-		return session_send_result(s, m->id, json_true());
-	}
-	books_share(s, w, false, acct_reason(mining_verdict_code(v),
-	    mining_verdict_str(v)), diff);
-	return session_send_error(s, m->id, mining_verdict_code(v),
-	    mining_verdict_str(v));
+	else
+		books_share(s, w, false, acct_reason(mining_verdict_code(v),
+		    mining_verdict_str(v)), diff);
+	return answer_share(s, id, v);
+}
+
+static int
+miner_submit(struct session *s, struct msg *m)
+{
+	const char *p[6];
+
+	for (size_t i = 0; i < 6; i++)
+		p[i] = msg_param_str(m, i);
+	return submit(s, m->id, p, 6);
 }
 
 static int
@@ -649,6 +682,7 @@ miner_line(struct session *s, char *line, size_t len)
 {
 	struct agg_thread *at = s->t->agg;
 	struct agg_session *a = agg_of(s);
+	struct msg_scan sc;
 	struct msg m;
 	char err[128];
 	int rc;
@@ -665,6 +699,26 @@ miner_line(struct session *s, char *line, size_t len)
 		evbuffer_add(a->early, "\n", 1);
 		a->nearly++;
 		return 0;
+	}
+	/* The usual submit: scanned, no JSON tree (as in passthrough). */
+	if (msg_scan(line, len, &sc) == 1 && sc.method_type ==
+	    MSG_SCAN_STRING && sc.method.len == sizeof("mining.submit") - 1 &&
+	    memcmp(sc.method.p, "mining.submit", sc.method.len) == 0 &&
+	    sc.params_type == MSG_SCAN_ARRAY && sc.nparams >= 5 &&
+	    sc.nparams <= 6 && (sc.id_type == MSG_SCAN_INT ||
+	    sc.id_type == MSG_SCAN_STRING)) {
+		const char *p[6] = { NULL };
+		json_t *id;
+
+		msg_scan_terminate(&sc);
+		for (size_t i = 0; i < sc.nparams; i++)
+			p[i] = sc.params[i].p;
+		id = sc.id_type == MSG_SCAN_INT ? json_integer(sc.id_int) :
+		    json_stringn(sc.id_str.p, sc.id_str.len);
+		STAT_MSG(s->t, PROXY_DIR_FROM_MINER, MSG_M_SUBMIT);
+		rc = submit(s, id, p, sc.nparams);
+		json_decref(id);
+		return rc;
 	}
 	if (msg_parse(line, len, &m, err, sizeof(err)) != 0) {
 		STAT_INC(s->t, parse_errors);
@@ -718,12 +772,10 @@ aggregate_on_split(struct proxy_thread *t, const struct hub_split *sp)
 	at->split = *sp;
 	n = (sp->nslots + (uint32_t)at->nthreads - 1 - (uint32_t)at->index) /
 	    (uint32_t)at->nthreads;
-	if (n == 0 || slots_init(&at->slots, n) != 0) {
+	if (n == 0 || slots_init(&at->slots, n) != 0)
 		log_warnx("stratum", "thread %d: no extranonce slots for its "
 		    "miners (%" PRIu32 " slots for %d threads)", at->index,
 		    sp->nslots, at->nthreads);
-		n = 0;
-	}
 	at->split_known = true;
 	for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);

@@ -112,6 +112,8 @@ check(code == 200 and body["status"] == "ready", "/ready: 200", body)
 code, body = loka.get("/health/pool")
 check(code == 200 and body["pools"][0]["breaker"] == "closed",
       "/health/pool: the pool and its breaker", body)
+wait_until(lambda: loka.get("/health/database")[1].get("committed", 0)
+           >= 80, timeout=10)
 code, body = loka.get("/health/database")
 check(code == 200 and body["up"] is True and body["committed"] >= 80,
       "/health/database: up, the shares written", body)
