@@ -978,6 +978,8 @@ aggregate_free(struct session *s)
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = 0;
+	free(s->subscribe_params);
+	s->subscribe_params = NULL;
 	if (a == NULL)
 		return;
 	if (a->slot_local >= 0)

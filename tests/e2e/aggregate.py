@@ -171,7 +171,8 @@ check(sum(v for k, v in m.items()
           if k.startswith("loka_messages_total") and
           'method="mining.set_extranonce"' in k) == 0,
       "no miner got mining.set_extranonce")
-loka.stop()
+check(loka.stop() == 0, "Loka stops cleanly (exit 0, nothing leaked under "
+      "ASan)")
 told_fo = {"acct.bc1qFo_" + k.split(".", 1)[1]:
            (w["accepted"], round(w["accepted_difficulty"], 12))
            for k, w in fo["workers"].items() if w["accepted"] > 0}

@@ -122,5 +122,5 @@ check(e.wait_until(lambda: e.books_sqlite(db, prefix="") == told,
                    timeout=10),
       "the books still count each worker as its miner was told",
       {"books": e.books_sqlite(db, prefix=""), "told": told})
-loka.stop()
+check(loka.stop() == 0, "Loka stops cleanly with verdicts from the pool")
 done()
