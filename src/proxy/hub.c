@@ -62,6 +62,9 @@
 #define HUB_SILENCE_MIN_MS 3000
 /* Before two jobs have been seen: the interval assumed. */
 #define HUB_INTERVAL_DEFAULT_MS 60000
+/* A pool that leaves a share unanswered this long has stopped: its
+ * connection is failed (miners move at once, not after its silence). */
+#define HUB_SUBMIT_TIMEOUT_MS 5000
 /* A preferred pool's first job is waited for this long at start. */
 #define HUB_FIRST_JOB_WAIT_MS 2000
 /* The split waits this long for every pool to subscribe or fail. */
@@ -102,6 +105,7 @@ struct hpend {
 	enum hpend_kind kind;
 	void *payload;
 	char *name;     /* HP_WORKER: the name authorized */
+	int64_t sent_ms;
 };
 
 /* The names authorized on a channel. */
@@ -385,6 +389,7 @@ ch_pend_new(struct channel *c, enum hpend_kind kind, void *payload)
 	p->id = c->next_id;
 	p->kind = kind;
 	p->payload = payload;
+	p->sent_ms = now_mono_ms();
 	return p;
 }
 
@@ -1348,6 +1353,21 @@ hub_choose(struct hub *h, const char *why)
 	flush_waiting(h);
 }
 
+/* A share unanswered for HUB_SUBMIT_TIMEOUT_MS: the pool hangs. */
+static void
+ch_check_answers(struct channel *c, int64_t now)
+{
+	if (c->state != CH_READY || c->submits_pending == 0)
+		return;
+	for (size_t i = 0; i < HUB_PEND; i++)
+		if (c->pend[i].kind == HP_SUBMIT &&
+		    now - c->pend[i].sent_ms > HUB_SUBMIT_TIMEOUT_MS) {
+			ch_fail(c, false, "pool %s left a share unanswered for "
+			    "%d s", c->cfg->name, HUB_SUBMIT_TIMEOUT_MS / 1000);
+			return;
+		}
+}
+
 static void
 hub_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -1356,8 +1376,10 @@ hub_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; i < h->nch; i++)
+	for (size_t i = 0; i < h->nch; i++) {
 		ch_publish(&h->ch[i]);
+		ch_check_answers(&h->ch[i], now);
+	}
 	/* A pool that neither answers nor fails: decide without it. */
 	if (!h->split_known && now - h->started_ms > HUB_SPLIT_WAIT_MS)
 		split_decide(h, true);

@@ -3,8 +3,8 @@
 
 A scripted pool on loopback is the preferred pool; a well-behaved test
 pool is the backup. The scripted pool sends an oversize merkle branch,
-extranonce sizes no miner could use, a flood of jobs, or answers to ids
-Loka never used. Each time Loka drops it with a logged reason (counted
+extranonce sizes no miner could use, a flood of jobs, answers to ids
+Loka never used, or no answer to the shares it is sent. Each time Loka drops it with a logged reason (counted
 against its breaker), stays up, and the miners mine on the backup
 without losing their connections.
 """
@@ -88,6 +88,8 @@ class ScriptedPool:
                         send({"id": m["id"], "error": None, "result": {
                             "version-rolling": True,
                             "version-rolling.mask": "1fffe000"}})
+                    elif meth == "mining.submit" and self.fault == "mute":
+                        pass  # jobs, answers, but never a verdict
                     else:
                         send({"id": m["id"], "error": None,
                               "result": True})
@@ -115,6 +117,7 @@ REASONS = {
     "extranonce": r"gave extranonce sizes Loka cannot use",
     "flood": r"sent more than \d+ jobs within a second",
     "unknown_id": r"answered a request never sent",
+    "mute": r"left a share unanswered for 5 s",
 }
 
 for fault, reason in REASONS.items():
@@ -138,8 +141,8 @@ priority = 1
 """ % (bad.port, backup.port)
     loka = Loka(config=cfg)
     rigs = e.minersim(loka.port, "--miners", "3", "--rate", "4",
-                      "--duration", "6", "--user", "bc1qH.rig%d",
-                      "--allow-failures")
+                      "--duration", "9" if fault == "mute" else "6",
+                      "--user", "bc1qH.rig%d", "--allow-failures")
     check(loka.proc.wait_log("pool hostile " + reason, timeout=5),
           "%s: Loka drops the pool with the reason logged" % fault)
     check(loka.proc.alive(), "%s: Loka is still up" % fault)
