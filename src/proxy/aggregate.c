@@ -816,6 +816,16 @@ aggregate_on_job(struct proxy_thread *t, struct hub_job *j)
 	}
 }
 
+void
+aggregate_on_no_work(struct proxy_thread *t)
+{
+	struct agg_thread *at = t->agg;
+
+	for (size_t i = 0; i < MINING_JOBS_KEEP; i++)
+		if (at->jobs.ring[i] != NULL)
+			at->jobs.ring[i]->stale = true;
+}
+
 static int
 send_json_answer(struct session *s, const char *idtext, json_t *result,
     int code, const char *message)

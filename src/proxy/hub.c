@@ -530,6 +530,14 @@ post_job(struct worker *w, void *arg)
 }
 
 static void
+post_no_work(struct worker *w, void *arg)
+{
+	(void)arg;
+	if (w != NULL)
+		aggregate_on_no_work(worker_data(w));
+}
+
+static void
 broadcast_job(struct hub *h, struct hub_job *j)
 {
 	atomic_fetch_add(&j->refs, (int)h->p->nworkers);
@@ -1331,10 +1339,15 @@ hub_choose(struct hub *h, const char *why)
 		}
 	if (best < 0) {
 		log_warnx("hub", "no pool can give miners work (%s): miners "
-		    "keep their connections and wait", why);
+		    "keep their connections and wait; shares for the old jobs "
+		    "are stale", why);
 		pthread_mutex_lock(&h->view_lock);
 		h->active = -1;
 		pthread_mutex_unlock(&h->view_lock);
+		/* Work for a pool that is gone is worth nothing: no share of
+		 * it is credited. */
+		for (size_t i = 0; i < h->p->nworkers; i++)
+			worker_post(h->p->workers[i], post_no_work, NULL);
 		return;
 	}
 	if (h->active >= 0)

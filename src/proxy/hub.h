@@ -149,6 +149,8 @@ void aggregate_on_split(struct proxy_thread *t, const struct hub_split *sp);
 void aggregate_on_job(struct proxy_thread *t, struct hub_job *j);
 void aggregate_on_auth(struct proxy_thread *t, struct hub_auth *a);
 void aggregate_on_verdict(struct proxy_thread *t, struct hub_share *sh);
+/* No pool can take shares: every job is stale. */
+void aggregate_on_no_work(struct proxy_thread *t);
 void aggregate_thread_init(struct proxy_thread *t);
 void aggregate_thread_fini(struct proxy_thread *t);
 

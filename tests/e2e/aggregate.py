@@ -171,6 +171,29 @@ check(sum(v for k, v in m.items()
           if k.startswith("loka_messages_total") and
           'method="mining.set_extranonce"' in k) == 0,
       "no miner got mining.set_extranonce")
+
+# ---- no pool left: the old work is stale, nothing more is credited ----
+rigs = e.Proc("minersim-np", [
+    e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,
+    "--miners", "2", "--rate", "4", "--duration", "5",
+    "--user", "bc1qNp.rig%d", "--summary", os.path.join(e.TMP, "np.json")])
+time.sleep(2)
+backup.proc.send_signal(signal.SIGKILL)
+check(loka.proc.wait_log(r"no pool can give miners work", timeout=3),
+      "the last pool gone: logged")
+rigs.p.wait(30)
+with open(os.path.join(e.TMP, "np.json")) as f:
+    npo = json.load(f)
+check(npo["disconnects"] == 0 and npo["rejected_codes"].get("21", 0) > 0,
+      "miners stay connected; their shares on the dead pool's work are "
+      "stale (%d)" % npo["rejected_codes"].get("21", 0), npo)
+told_np = {"acct.bc1qNp_" + k.split(".", 1)[1]:
+           (w["accepted"], round(w["accepted_difficulty"], 12))
+           for k, w in npo["workers"].items() if w["accepted"] > 0}
+check(e.wait_until(lambda: {k: v for k, v in e.books_sqlite(db).items()
+                            if k.startswith("acct.bc1qNp_")} == told_np,
+                   timeout=10),
+      "the books credit only what miners were told was accepted")
 check(loka.stop() == 0, "Loka stops cleanly (exit 0, nothing leaked under "
       "ASan)")
 told_fo = {"acct.bc1qFo_" + k.split(".", 1)[1]:
