@@ -70,6 +70,9 @@ print_status(json_t *st, json_t *pools)
 	    json_string_value(json_object_get(st, "version")),
 	    (long long)(up / 86400), (long long)(up / 3600 % 24),
 	    (long long)(up / 60 % 60));
+	if (json_string_value(json_object_get(pools, "mode")) != NULL)
+		printf("mode:      %s\n", json_string_value(json_object_get(
+		    pools, "mode")));
 	printf("miners:    %lld connected (limit %lld)\n",
 	    (long long)json_integer_value(json_object_get(conn, "active")),
 	    (long long)json_integer_value(json_object_get(conn, "limit")));
@@ -81,13 +84,22 @@ print_status(json_t *st, json_t *pools)
 	json_array_foreach(json_object_get(pools, "pools"), i, p) {
 		bool pu = json_is_true(json_object_get(p, "up"));
 
-		printf("%-10s %s: %s, breaker %s, %lld connections, %s\n",
+		json_t *u = json_object_get(p, "upstream");
+
+		printf("%-10s %s: %s, breaker %s, %lld connections, %s",
 		    i == 0 ? "pools:" : "", json_string_value(
 		    json_object_get(p, "name")), pu ? "up" : "DOWN",
 		    json_string_value(json_object_get(p, "breaker")),
 		    (long long)json_integer_value(json_object_get(p,
 		    "connections")), si(json_number_value(json_object_get(p,
 		    "hashrate")), b, sizeof(b), "H/s"));
+		/* Aggregate mode: the shared connection. */
+		if (json_is_object(u))
+			printf(", shared connection %s%s",
+			    json_string_value(json_object_get(u, "state")),
+			    json_is_true(json_object_get(u, "active")) ?
+			    " (miners work for it)" : "");
+		putchar('\n');
 	}
 	if (json_array_size(json_object_get(pools, "pools")) == 0)
 		printf("pools:     none configured\n");
@@ -159,8 +171,9 @@ cmd_status(int argc, char **argv)
 		return CLI_EXIT_FAILURE;
 	}
 	if (as_json) {
-		json_t *all = json_pack("{s:O,s:O}", "status", st, "pools",
-		    json_object_get(pools, "pools"));
+		json_t *all = json_pack("{s:O,s:O,s:O?}", "status", st,
+		    "pools", json_object_get(pools, "pools"), "mode",
+		    json_object_get(pools, "mode"));
 
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		putchar('\n');

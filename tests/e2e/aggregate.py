@@ -120,6 +120,15 @@ check(st == 200 and body.get("mode") == "aggregate" and
       pools.get("backup", {}).get("upstream", {}).get("state") == "ready",
       "/api/v1/pools: the mode and each pool connection", body)
 
+import subprocess  # noqa: E402
+out = subprocess.run([e.LOKA, "status", "--url", "http://127.0.0.1:%d" %
+                      loka.metrics_port], capture_output=True, text=True,
+                     timeout=20)
+check(out.returncode == 0 and "mode:      aggregate" in out.stdout and
+      "shared connection ready (miners work for it)" in out.stdout,
+      "loka-stratum status: the mode and the pools' shared connections",
+      out.stdout)
+
 # ---- sessions: each miner's slot and difficulty ----
 rig = e.Proc("minersim-view", [
     e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,
