@@ -26,10 +26,10 @@
 
 #include "stratum/share.h"
 
-/* Jobs kept per worker thread: a few per upstream across a handful of
- * pools (a pool sends one every 30-60 s; a share for a job older than a
- * few minutes is stale anyway). */
-#define MINING_JOBS_KEEP 32
+/* Jobs kept per worker thread: a few per upstream connection (up to 8 to
+ * the pool miners work for; a pool sends a job every 30-60 s, and a share
+ * for a job older than a few minutes is stale anyway). */
+#define MINING_JOBS_KEEP 64
 
 struct dupset;
 

@@ -60,6 +60,7 @@ struct agg_session {
 	struct session *s;
 	struct agg_session *map_next;  /* the thread's id map */
 	int64_t slot_local;            /* index in the thread's slots, -1 */
+	int conn;                      /* the pool connection its slot is on */
 	uint8_t slot[4];
 	char en1[9];
 	struct vardiff vd;
@@ -77,7 +78,8 @@ struct agg_thread {
 	bool split_known;
 	struct hub_split split;
 	int index, nthreads;
-	struct hub_job *current;       /* the latest job (a reference) */
+	struct hub_job *current[HUB_CONNS_MAX]; /* the latest job of each
+	                                          * connection (references) */
 	uint64_t seed;                 /* duplicate fingerprints' key */
 	struct agg_session **map;      /* session id -> session */
 	size_t map_cap, map_n;
@@ -263,10 +265,15 @@ miner_subscribe(struct session *s, struct msg *m)
 			session_close_after_flush(s, "no free slot");
 			return -1;
 		}
+		/* The farm's slot numbers: this thread's are those equal to
+		 * its index modulo the threads; each names a connection and
+		 * a slot on it. */
 		slot = (uint64_t)local * (uint64_t)at->nthreads +
 		    (uint64_t)at->index;
 		a->slot_local = local;
-		slots_encode((uint32_t)slot, at->split.slot_bytes, a->slot);
+		a->conn = (int)(slot / at->split.nslots);
+		slots_encode((uint32_t)(slot % at->split.nslots),
+		    at->split.slot_bytes, a->slot);
 		for (int i = 0; i < at->split.slot_bytes; i++)
 			snprintf(a->en1 + 2 * i, 3, "%02x", a->slot[i]);
 	}
@@ -284,7 +291,8 @@ miner_subscribe(struct session *s, struct msg *m)
 		a->vd_started = true;
 		a->vd.changed_ms = now_mono_ms();
 	}
-	if (at->current != NULL && send_job(s, at->current) != 0)
+	if (at->current[a->conn] != NULL &&
+	    send_job(s, at->current[a->conn]) != 0)
 		return -1;
 	for (size_t i = 0; i < s->nworkers; i++)
 		if (s->workers[i].authorized) {
@@ -335,8 +343,8 @@ miner_configure(struct session *s, struct msg *m)
 	    hub_channel_view(s->t->proxy->hub,
 	    hub_active_pool(s->t->proxy->hub), &v))
 		pool_mask = v.version_mask;
-	if (s->t->agg->current != NULL)
-		pool_mask = s->t->agg->current->job.version_mask;
+	if (s->t->agg->current[a->conn] != NULL)
+		pool_mask = s->t->agg->current[a->conn]->job.version_mask;
 	json_array_foreach(exts, i, e) {
 		const char *name = json_string_value(e);
 
@@ -545,8 +553,9 @@ submit(struct session *s, json_t *id, const char *const *f, size_t np)
 	    at->seed, &out);
 	vardiff_share(&a->vd, diff);
 	if (job != NULL)
-		s->pool = (int)job->upstream;
-	pc = job != NULL ? pool_cfg(s, (int)job->upstream) : NULL;
+		s->pool = HUB_CHANNEL_POOL(job->upstream);
+	pc = job != NULL ? pool_cfg(s, HUB_CHANNEL_POOL(job->upstream)) :
+	    NULL;
 	wait = v == MINING_OK && out.forward && pc != NULL &&
 	    pc->verdict == CFG_VERDICT_POOL;
 	if (out.forward && job != NULL) {
@@ -555,7 +564,7 @@ submit(struct session *s, json_t *id, const char *const *f, size_t np)
 		sh->session = s->id;
 		sh->thread = worker_index(s->t->worker);
 		sh->channel = job->upstream;
-		sh->pool = (int)job->upstream;
+		sh->pool = HUB_CHANNEL_POOL(job->upstream);
 		snprintf(sh->pool_job_id, sizeof(sh->pool_job_id), "%s",
 		    job->pool_job_id);
 		snprintf(sh->login, sizeof(sh->login), "%s", login);
@@ -764,14 +773,18 @@ void
 aggregate_on_split(struct proxy_thread *t, const struct hub_split *sp)
 {
 	struct agg_thread *at = t->agg;
+	uint64_t total;
 	uint32_t n;
 	struct session *s, *next;
 
 	if (at->split_known)
 		return;
 	at->split = *sp;
-	n = (sp->nslots + (uint32_t)at->nthreads - 1 - (uint32_t)at->index) /
-	    (uint32_t)at->nthreads;
+	total = (uint64_t)sp->nslots * (uint64_t)sp->conns;
+	n = total > (uint64_t)at->index ? (uint32_t)((total - 1 -
+	    (uint64_t)at->index) / (uint64_t)at->nthreads + 1) : 0;
+	if (n > SLOTS_MAX)
+		n = SLOTS_MAX;
 	if (n == 0 || slots_init(&at->slots, n) != 0)
 		log_warnx("stratum", "thread %d: no extranonce slots for its "
 		    "miners (%" PRIu32 " slots for %d threads)", at->index,
@@ -797,18 +810,20 @@ aggregate_on_job(struct proxy_thread *t, struct hub_job *j)
 		for (size_t i = 0; i < MINING_JOBS_KEEP; i++) {
 			struct mining_job *o = at->jobs.ring[i];
 
-			if (o != NULL && o->upstream != j->job.upstream)
+			if (o != NULL && HUB_CHANNEL_POOL(o->upstream) !=
+			    j->pool)
 				o->stale = true;
 		}
 	mining_jobs_add(&at->jobs, &j->job);
 	if (j->job.sj.clean && at->slots.n > 0)
 		slots_clean_job(&at->slots);
 	atomic_fetch_add(&j->refs, 1);
-	hub_job_unref(at->current);
-	at->current = j;
+	hub_job_unref(at->current[j->conn]);
+	at->current[j->conn] = j;
 	for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		if (s->agg == NULL || !s->subscribed ||
+		    s->agg->conn != j->conn ||
 		    (s->state != SESSION_STRATUM &&
 		    s->state != SESSION_ACTIVE))
 			continue;
@@ -1034,7 +1049,8 @@ aggregate_thread_fini(struct proxy_thread *t)
 	mining_jobs_fini(&at->jobs);
 	if (at->slots.n > 0)
 		slots_fini(&at->slots);
-	hub_job_unref(at->current);
+	for (int k = 0; k < HUB_CONNS_MAX; k++)
+		hub_job_unref(at->current[k]);
 	free(at->map);
 	free(at);
 	t->agg = NULL;

@@ -121,6 +121,7 @@ struct name {
 struct channel {
 	struct hub *h;
 	int pool;
+	int k;                      /* which connection to the pool */
 	const struct cfg_pool *cfg;
 	enum ch_state state;
 	struct bufferevent *bev;
@@ -161,9 +162,12 @@ struct waiting {
 struct hub {
 	struct proxy *p;
 	struct worker *w;
-	struct channel *ch;         /* one per configured pool */
+	struct channel *ch;         /* HUB_CONNS_MAX per configured pool,
+	                             * HUB_CHANNEL(pool, k); those past the
+	                             * split's conns are disabled */
 	size_t nch;
-	int active;                 /* channel index, -1: none */
+	size_t npools;
+	int active;                 /* the pool miners work for, -1: none */
 	struct hub_split split;
 	bool split_known;
 	uint32_t next_job_id;
@@ -184,6 +188,12 @@ static void ch_notify(struct channel *c, struct msg *m);
 static void ch_release(struct channel *c);
 static void share_done(struct channel *c, struct hub_share *sh,
     bool answered, bool accepted, int code, const char *message);
+
+static struct channel *
+ch_of(struct hub *h, int pool, int k)
+{
+	return &h->ch[HUB_CHANNEL(pool, k)];
+}
 static void ch_fail(struct channel *c, bool violation, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void hub_choose(struct hub *h, const char *why);
@@ -606,6 +616,7 @@ job_switched(struct channel *c)
 	j->job = o->job;
 	j->job.sj.clean = true;
 	j->pool = o->pool;
+	j->conn = o->conn;
 	j->active = true;
 	j->switched = true;
 	return j;
@@ -691,7 +702,8 @@ ch_notify(struct channel *c, struct msg *m)
 		strncat(en1pad, "00", sizeof(en1pad) - strlen(en1pad) - 1);
 	if (++h->next_job_id == 0)
 		h->next_job_id = 1;
-	if (mining_job_init(&job, h->next_job_id, (uint32_t)c->pool, en1pad,
+	if (mining_job_init(&job, h->next_job_id, HUB_CHANNEL(c->pool, c->k),
+	    en1pad,
 	    f[0], f[1], f[2], f[3], br, nb, f[4], f[5], f[6],
 	    json_is_true(clean), c->diff, c->mask) != 0) {
 		ch_fail(c, true, "pool %s sent a job that does not parse or is "
@@ -712,6 +724,7 @@ ch_notify(struct channel *c, struct msg *m)
 	j->job = job;
 	j->job.dups = NULL;
 	j->pool = c->pool;
+	j->conn = c->k;
 	if (c->last_job_ms > 0) {
 		double gap = (double)(now - c->last_job_ms);
 
@@ -768,6 +781,7 @@ split_decide(struct hub *h, bool force)
 {
 	struct slots_split sp;
 	int n = 0;
+	int64_t conns;
 	const char *from = NULL;
 
 	if (h->split_known)
@@ -786,16 +800,31 @@ split_decide(struct hub *h, bool force)
 	}
 	if (n == 0 || slots_split(n, &sp) != 0)
 		return;
+	/* Enough connections per pool for max_connections miners. */
+	conns = (h->p->cfg->server.max_connections + (int64_t)sp.nslots - 1) /
+	    (int64_t)sp.nslots;
+	if (conns < 1)
+		conns = 1;
+	if (conns > HUB_CONNS_MAX) {
+		log_warnx("hub", "%" PRIu32 " miners per pool connection and at "
+		    "most %d connections per pool: miners past %" PRIu64 " are "
+		    "refused ([server] max_connections is %" PRId64 ")",
+		    sp.nslots, HUB_CONNS_MAX, (uint64_t)sp.nslots *
+		    HUB_CONNS_MAX, h->p->cfg->server.max_connections);
+		conns = HUB_CONNS_MAX;
+	}
 	pthread_mutex_lock(&h->view_lock);
 	h->split.slot_bytes = sp.slot_bytes;
 	h->split.miner_bytes = sp.miner_bytes;
 	h->split.nslots = sp.nslots;
+	h->split.conns = (int)conns;
 	h->split_known = true;
 	pthread_mutex_unlock(&h->view_lock);
 	log_info("hub", "extranonce split from pool %s (extranonce2 of %d "
 	    "bytes, the smallest): %d byte slot per miner, %d bytes for the "
-	    "miner, %" PRIu32 " miners per pool connection", from, n,
-	    sp.slot_bytes, sp.miner_bytes, sp.nslots);
+	    "miner, %" PRIu32 " miners per pool connection, %d connection%s "
+	    "per pool", from, n, sp.slot_bytes, sp.miner_bytes, sp.nslots,
+	    (int)conns, conns > 1 ? "s" : "");
 	for (size_t i = 0; i < h->p->nworkers; i++)
 		worker_post(h->p->workers[i], post_split, &h->split);
 	for (size_t i = 0; i < h->nch; i++) {
@@ -818,6 +847,17 @@ split_decide(struct hub *h, bool force)
 		}
 		ch_ready_check(c);
 	}
+	/* The other connections to every pool that is in use. */
+	for (size_t pl = 0; pl < h->npools; pl++)
+		for (int k = 1; k < h->split.conns; k++) {
+			struct channel *c = ch_of(h, (int)pl, k);
+
+			if (!h->p->cfg->pools[pl].enabled ||
+			    ch_of(h, (int)pl, 0)->state == CH_UNUSABLE)
+				continue;
+			c->state = CH_IDLE;
+			ch_connect(c);
+		}
 }
 
 /* ---- answers from the pool ---- */
@@ -892,8 +932,8 @@ ch_ready_check(struct channel *c)
 	log_info("hub", "pool %s ready: extranonce2 %d bytes, difficulty %g, "
 	    "version rolling %s", c->cfg->name, c->en2_size, c->diff,
 	    c->mask != 0 ? "granted" : "not granted");
-	if (h->active >= 0 && h->active != c->pool)
-		copy_names(c, &h->ch[h->active]);
+	if (h->active >= 0 && c != ch_of(h, h->active, 0))
+		copy_names(c, ch_of(h, h->active, 0));
 	/* Workers that waited for a pool. */
 	if (h->active < 0)
 		hub_choose(h, "a pool is ready");
@@ -1302,26 +1342,57 @@ flush_waiting(struct hub *h)
 	h->waiting_tail = &h->waiting;
 }
 
+/* A pool is healthy when every connection miners use is. */
+static bool
+pool_healthy(struct hub *h, int pool, int64_t now)
+{
+	int n = h->split_known ? h->split.conns : 1;
+
+	for (int k = 0; k < n; k++)
+		if (!ch_healthy(ch_of(h, pool, k), now))
+			return false;
+	return true;
+}
+
+/* Did one of the pool's connections fail since start? *ready_ms: since
+ * when they have all been ready. */
+static bool
+pool_failed(struct hub *h, int pool, int64_t *ready_ms)
+{
+	int n = h->split_known ? h->split.conns : 1;
+	bool failed = false;
+
+	*ready_ms = 0;
+	for (int k = 0; k < n; k++) {
+		struct channel *c = ch_of(h, pool, k);
+
+		failed = failed || c->failed;
+		if (c->ready_ms > *ready_ms)
+			*ready_ms = c->ready_ms;
+	}
+	return failed;
+}
+
 static void
 hub_choose(struct hub *h, const char *why)
 {
-	int64_t now = now_mono_ms();
+	int64_t now = now_mono_ms(), ready;
 	int best = -1;
-	struct hub_job *j;
+	bool active_ok = h->active >= 0 && pool_healthy(h, h->active, now);
 
-	bool active_ok = h->active >= 0 && ch_healthy(&h->ch[h->active], now);
+	for (size_t i = 0; i < h->npools; i++) {
+		const struct cfg_pool *pc = &h->p->cfg->pools[i];
 
-	for (size_t i = 0; i < h->nch; i++) {
-		struct channel *c = &h->ch[i];
-
-		if (!ch_healthy(c, now))
+		if (!pool_healthy(h, (int)i, now))
 			continue;
 		/* Failback: while the active pool works, one that failed
 		 * takes over only after failback_delay of good behaviour. */
-		if (active_ok && (int)i != h->active && c->failed &&
-		    now - c->ready_ms < h->p->cfg->routing.failback_delay_ms)
+		if (active_ok && (int)i != h->active &&
+		    pool_failed(h, (int)i, &ready) &&
+		    now - ready < h->p->cfg->routing.failback_delay_ms)
 			continue;
-		if (best < 0 || c->cfg->priority < h->ch[best].cfg->priority)
+		if (best < 0 || pc->priority <
+		    h->p->cfg->pools[best].priority)
 			best = (int)i;
 	}
 	if (best == h->active)
@@ -1329,11 +1400,11 @@ hub_choose(struct hub *h, const char *why)
 	/* Starting: a more preferred pool that is ready and has not sent
 	 * its first job yet gets a moment, rather than a switch at once. */
 	if (h->active < 0 && best >= 0)
-		for (size_t i = 0; i < h->nch; i++) {
-			struct channel *c = &h->ch[i];
+		for (size_t i = 0; i < h->npools; i++) {
+			struct channel *c = ch_of(h, (int)i, 0);
 
 			if (c->state == CH_READY && c->last == NULL &&
-			    c->cfg->priority < h->ch[best].cfg->priority &&
+			    c->cfg->priority < h->p->cfg->pools[best].priority &&
 			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)
 				return;
 		}
@@ -1352,16 +1423,21 @@ hub_choose(struct hub *h, const char *why)
 	}
 	if (h->active >= 0)
 		log_warnx("hub", "miners move from pool %s to pool %s: %s",
-		    h->ch[h->active].cfg->name, h->ch[best].cfg->name, why);
+		    h->p->cfg->pools[h->active].name,
+		    h->p->cfg->pools[best].name, why);
 	else
-		log_info("hub", "miners work for pool %s", h->ch[best].cfg->name);
+		log_info("hub", "miners work for pool %s",
+		    h->p->cfg->pools[best].name);
 	pthread_mutex_lock(&h->view_lock);
 	h->active = best;
 	pthread_mutex_unlock(&h->view_lock);
-	j = job_switched(&h->ch[best]);
-	if (j != NULL) {
-		broadcast_job(h, j);
-		hub_job_unref(j);
+	for (int k = 0; k < (h->split_known ? h->split.conns : 1); k++) {
+		struct hub_job *j = job_switched(ch_of(h, best, k));
+
+		if (j != NULL) {
+			broadcast_job(h, j);
+			hub_job_unref(j);
+		}
 	}
 	flush_waiting(h);
 }
@@ -1396,7 +1472,7 @@ hub_on_tick(evutil_socket_t fd, short what, void *arg)
 	/* A pool that neither answers nor fails: decide without it. */
 	if (!h->split_known && now - h->started_ms > HUB_SPLIT_WAIT_MS)
 		split_decide(h, true);
-	if (h->active >= 0 && !ch_healthy(&h->ch[h->active], now))
+	if (h->active >= 0 && !pool_healthy(h, h->active, now))
 		hub_choose(h, "no new job within 2.5 job intervals");
 	else
 		hub_choose(h, "a more preferred pool is healthy again");
@@ -1447,7 +1523,7 @@ on_authorize(struct worker *w, void *arg)
 		h->nwaiting++;
 		return;
 	}
-	c = &h->ch[h->active];
+	c = ch_of(h, h->active, 0);
 	if (ch_name(c, a->login, &id) != 0) {
 		auth_answer(h, a, false, c->pool, MSG_ERR_UNAUTHORIZED,
 		    "Invalid worker name");
@@ -1572,18 +1648,23 @@ hub_new(struct proxy *p)
 	h->active = -1;
 	h->waiting_tail = &h->waiting;
 	pthread_mutex_init(&h->view_lock, NULL);
-	h->nch = p->cfg->npools;
+	h->npools = p->cfg->npools;
+	h->nch = h->npools * HUB_CONNS_MAX;
 	h->ch = xcalloc(h->nch > 0 ? h->nch : 1, sizeof(*h->ch));
 	for (size_t i = 0; i < h->nch; i++) {
 		struct channel *c = &h->ch[i];
 
 		c->h = h;
-		c->pool = (int)i;
-		c->cfg = &p->cfg->pools[i];
-		c->state = c->cfg->enabled ? CH_IDLE : CH_DISABLED;
+		c->pool = HUB_CHANNEL_POOL(i);
+		c->k = (int)(i % HUB_CONNS_MAX);
+		c->cfg = &p->cfg->pools[c->pool];
+		/* More connections than the first open once the split says
+		 * how many miners one holds. */
+		c->state = c->cfg->enabled && c->k == 0 ? CH_IDLE :
+		    CH_DISABLED;
 		c->diff = 1;
 	}
-	h->pool_acct = acct_table_new(h->nch);
+	h->pool_acct = acct_table_new(h->npools);
 	h->ring = p->store != NULL ? store_ring(p->store, p->nworkers) : NULL;
 	h->w = worker_new((int)p->nworkers, &none, NULL, NULL, NULL);
 	if (h->w == NULL) {
@@ -1705,16 +1786,29 @@ hub_free(struct hub *h)
 bool
 hub_channel_view(struct hub *h, int i, struct hub_channel_view *out)
 {
-	struct channel *c;
-
-	if (h == NULL || i < 0 || (size_t)i >= h->nch)
+	if (h == NULL || i < 0 || (size_t)i >= h->npools)
 		return false;
-	c = &h->ch[i];
 	pthread_mutex_lock(&h->view_lock);
-	*out = c->view;
+	*out = ch_of(h, i, 0)->view;
 	if (out->state == NULL)
 		out->state = ch_state_names[CH_IDLE];
 	out->active = h->active == i;
+	out->connections = 0;
+	for (int k = 0; k < HUB_CONNS_MAX; k++) {
+		const struct hub_channel_view *v = &ch_of(h, i, k)->view;
+
+		out->connections += v->state != NULL &&
+		    strcmp(v->state, "ready") == 0;
+		if (k == 0)
+			continue;
+		out->jobs += v->jobs;
+		out->submitted += v->submitted;
+		out->accepted += v->accepted;
+		out->rejected += v->rejected;
+		out->lost += v->lost;
+		out->accepted_diff += v->accepted_diff;
+		out->rejected_diff += v->rejected_diff;
+	}
 	pthread_mutex_unlock(&h->view_lock);
 	return true;
 }

@@ -38,6 +38,13 @@ struct hub;
 #define HUB_LINE_MAX (64 * 1024)
 /* Jobs a pool may send within one second before it is a flood. */
 #define HUB_NOTIFY_BURST 20
+/* Connections to one pool at most: a split whose slots cannot hold
+ * [server] max_connections miners on one opens more (the same number to
+ * every pool, so that miners can move). */
+#define HUB_CONNS_MAX 8
+/* A channel's number: pool and connection. */
+#define HUB_CHANNEL(pool, k) ((uint32_t)(pool) * HUB_CONNS_MAX + (uint32_t)(k))
+#define HUB_CHANNEL_POOL(ch) ((int)((ch) / HUB_CONNS_MAX))
 /* Authorize requests held while no pool is ready (then refused). */
 #define HUB_WAITING_MAX 65536
 
@@ -46,7 +53,8 @@ struct hub;
 struct hub_split {
 	int slot_bytes;
 	int miner_bytes;
-	uint32_t nslots;
+	uint32_t nslots;          /* per connection */
+	int conns;                /* connections per pool */
 };
 
 /* A job, as every worker thread gets it. */
@@ -54,6 +62,7 @@ struct hub_job {
 	_Atomic int refs;
 	struct mining_job job;    /* job.upstream: the channel */
 	int pool;                 /* the configured pool */
+	int conn;                 /* which of its connections */
 	bool active;              /* from the channel miners work for */
 	bool switched;            /* the first job after a change of pool:
 	                           * every older job is stale */
@@ -118,6 +127,7 @@ struct hub_channel_view {
 	uint64_t submitted, accepted, rejected, lost;
 	double accepted_diff, rejected_diff;
 	uint64_t workers;         /* names authorized on it */
+	int connections;          /* ready connections to the pool */
 };
 
 /* hub_new(p): the hub of p's pools (main thread, before the workers
@@ -134,7 +144,8 @@ void hub_free(struct hub *h);
 void hub_authorize(struct hub *h, struct hub_auth *a);
 void hub_submit(struct hub *h, struct hub_share *sh);
 
-/* A snapshot of channel i (pool i); false when there is none. */
+/* A snapshot of pool i's shared connections (state, difficulty, sizes
+ * and mask of the first; counters summed); false when there is none. */
 bool hub_channel_view(struct hub *h, int i, struct hub_channel_view *out);
 /* The pool miners work for now, or -1. */
 int hub_active_pool(struct hub *h);

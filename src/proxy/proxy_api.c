@@ -515,9 +515,10 @@ upstream_json(struct proxy *p, int i)
 	if (!hub_channel_view(p->hub, i, &v))
 		return json_null();
 	snprintf(mask, sizeof(mask), "%08" PRIx32, v.version_mask);
-	return json_pack("{s:s,s:b,s:f,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,"
-	    "s:I,s:o,s:o}",
-	    "state", v.state, "active", v.active, "difficulty", v.difficulty,
+	return json_pack("{s:s,s:b,s:i,s:f,s:i,s:s,s:I,s:I,s:I,s:I,s:I,s:f,"
+	    "s:f,s:I,s:o,s:o}",
+	    "state", v.state, "active", v.active, "connections", v.connections,
+	    "difficulty", v.difficulty,
 	    "extranonce2_size", v.en2_size, "version_mask", mask,
 	    "jobs", (json_int_t)v.jobs, "submitted", (json_int_t)v.submitted,
 	    "pool_accepted", (json_int_t)v.accepted,
@@ -528,9 +529,10 @@ upstream_json(struct proxy *p, int i)
 	    "workers", (json_int_t)v.workers,
 	    "pool_accepted_ratio", validated > 0 ?
 	    json_real(v.accepted_diff / validated) : json_null(),
-	    "split", hub_split_get(p->hub, &sp) ? json_pack("{s:i,s:i,s:I}",
+	    "split", hub_split_get(p->hub, &sp) ? json_pack("{s:i,s:i,s:I,s:i}",
 	    "slot_bytes", sp.slot_bytes, "miner_bytes", sp.miner_bytes,
-	    "slots", (json_int_t)sp.nslots) : json_null());
+	    "slots", (json_int_t)sp.nslots, "connections_per_pool",
+	    sp.conns) : json_null());
 }
 
 static int
@@ -558,6 +560,13 @@ route_pools(struct proxy *p, json_t **out)
 			conns += atomic_load_explicit(
 			    &p->threads[t]->pools[i].ready,
 			    memory_order_relaxed);
+		{
+			struct hub_channel_view hv;
+
+			/* Aggregate mode: the shared connections. */
+			if (hub_channel_view(p->hub, (int)i, &hv))
+				conns = hv.connections;
+		}
 		json_array_append_new(pools, json_pack("{s:s,s:s,s:I,s:b,"
 		    "s:s,s:b,s:I,s:I,s:f,s:I,s:o,s:f,s:I}",
 		    "name", c->name, "url", c->url,

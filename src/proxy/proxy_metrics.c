@@ -315,9 +315,8 @@ c_pool_connections(struct metrics_sink *sink, void *arg)
 		int64_t n = 0;
 
 		if (hub_channel_view(p->hub, (int)i, &hv)) {
-			/* Aggregate mode: the pool's shared connection. */
-			metrics_sink_value(sink, v, strcmp(hv.state, "ready") ==
-			    0 ? 1 : 0);
+			/* Aggregate mode: the pool's shared connections. */
+			metrics_sink_value(sink, v, (double)hv.connections);
 			continue;
 		}
 		for (size_t t = 0; t < p->nworkers; t++)

@@ -29,6 +29,7 @@ backup = Pool("--extranonce2-size", "4", *POOL_ARGS)
 db = os.path.join(e.TMP, "aggregate.db")
 cfg = """[server]
 mode = "aggregate"
+max_connections = 200
 [aggregate]
 start_difficulty = 0.00001
 [database]

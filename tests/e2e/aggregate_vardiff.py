@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """End-to-end: aggregate mode gives each miner its own difficulty.
 
-Three simulated miners on one pool connection: a tiny one (10 kH/s), a
-big one (as fast as a core allows, ~1 MH/s here) and a tiny one that
+Three simulated miners on the shared pool connections: a tiny one (10 kH/s), a
+big one (300 kH/s: a third of a core, so that other tests beside it do not
+change its speed) and a tiny one that
 asks for a floor with mining.suggest_difficulty. With [aggregate]
 share_rate = 60, each settles near one share a second whatever its
 hashrate; their difficulties follow their hashrates; the suggested floor
@@ -56,7 +57,8 @@ def sessions():
             for s in body.get("sessions", []) if s["workers"]}
 
 
-rigs = [rig("tiny", "--hashrate", "10000"), rig("big"),
+rigs = [rig("tiny", "--hashrate", "10000"),
+        rig("big", "--hashrate", "300000"),
         rig("floor", "--hashrate", "20000", "--dialect", "suggest")]
 time.sleep(25)          # a few windows to settle
 a = workers()

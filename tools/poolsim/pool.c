@@ -71,8 +71,9 @@
 #define POOL_BAD_LINES_MAX	3
 /* Longest worker name, in bytes. */
 #define POOL_NAME_MAX		256
-/* Names one connection may authorize. */
-#define CONN_NAMES_MAX		64
+/* Names one connection may authorize (a proxy that aggregates
+ * authorizes each of its miners' workers on one connection). */
+#define CONN_NAMES_MAX		65536
 /* Accepted-share fingerprints kept per connection (across its live jobs)
  * and in total: 8 bytes each, tables at most half full. */
 #define CONN_DUPS_MAX		(256 * 1024)
@@ -129,8 +130,8 @@ struct conn {
 	char		 en1_hex[2 * SHARE_EXTRANONCE_MAX + 1];
 	uint32_t	 mask;		/* granted version-rolling mask */
 	double		 diff;		/* for jobs sent from now on */
-	struct stats_worker *names[CONN_NAMES_MAX];
-	size_t		 nnames;
+	struct stats_worker **names;	/* grown on demand */
+	size_t		 nnames, names_cap;
 	struct conn_job	 jobs[JOBS_KEEP];	/* oldest first */
 	size_t		 njobs;
 	size_t		 ndups;		/* fingerprints held, all jobs */
@@ -492,6 +493,11 @@ conn_authorize(struct conn *c, const struct msg *m)
 		log_swarnx("poolsim", c->id, "authorize refused: over %d "
 		    "distinct names", STATS_WORKERS_MAX);
 	} else {
+		if (c->nnames == c->names_cap) {
+			c->names_cap = c->names_cap ? c->names_cap * 2 : 4;
+			c->names = xreallocarray(c->names, c->names_cap,
+			    sizeof(*c->names));
+		}
 		c->names[c->nnames++] = w;
 		log_sinfo("poolsim", c->id, "authorized \"%s\"", name);
 	}
@@ -834,6 +840,7 @@ conn_free(struct conn *c)
 	conn_jobs_clear(c);
 	event_free(c->resume);
 	bufferevent_free(c->bev);
+	free(c->names);
 	free(c);
 }
 
