@@ -175,7 +175,10 @@ struct walk {
 /*
  * Walk the records of buf: calls w->fn (if any) for each valid one after
  * w->after and returns the length of the valid prefix. Stops at a hole
- * in the numbering when w->fn is set (a replay must not skip one).
+ * in the numbering after w->after when w->fn is set (a replay must not
+ * skip one). A gap that ends at or below w->after is no hole: the caller
+ * has those events (a database that got ahead of the journal's file
+ * before a crash, numbering going on after its mark: store.c).
  */
 static size_t
 walk(const uint8_t *buf, size_t len, struct walk *w)
@@ -192,7 +195,8 @@ walk(const uint8_t *buf, size_t len, struct walk *w)
 		    journal_crc32c(payload, plen) != get_u32(buf + off + 4))
 			break;
 		seq = get_u64(payload);
-		if (w->fn != NULL && w->last != 0 && seq != w->last + 1) {
+		if (w->fn != NULL && w->last != 0 && seq != w->last + 1 &&
+		    (w->last >= w->after || seq > w->after + 1)) {
 			w->hole = true;
 			return off;
 		}
@@ -576,6 +580,14 @@ journal_append(struct journal *j, uint64_t seq, const void *payload,
 	if (seq > j->last_seq)
 		j->last_seq = seq;
 	return 0;
+}
+
+int
+journal_flush(struct journal *j)
+{
+	if (j->fd < 0)
+		return 0;
+	return flush_buf(j);
 }
 
 int

@@ -81,6 +81,12 @@ size_t journal_unwritten(const struct journal *j);
 int journal_append(struct journal *j, uint64_t seq, const void *payload,
     size_t len);
 /*
+ * journal_flush(j): write the buffered records to the file (no
+ * fdatasync: they survive a crash of the process, not of the machine).
+ * 0, or -1 with errno, as journal_sync().
+ */
+int journal_flush(struct journal *j);
+/*
  * journal_sync(j): write the buffered records and fdatasync them. 0, or
  * -1 with errno (what could not be written stays buffered; a later call
  * goes on from where this one stopped).

@@ -1284,7 +1284,8 @@ catch_up(struct store *s)
 			log_errorx("store", "the database has applied events "
 			    "up to %" PRIu64 " for instance %s but the journal "
 			    "only reaches %" PRIu64 ": was the journal (%s) "
-			    "lost, or is another instance using the same name? "
+			    "lost, or left behind by a power cut, or is another "
+			    "instance using the same name? "
 			    "New events continue after %" PRIu64, s->applied,
 			    s->instance, s->seq, journal_dir(s->journal),
 			    s->applied);
@@ -1508,6 +1509,21 @@ sync_journal(struct store *s)
 	atomic_store(&s->stats.journal_bytes, journal_bytes(s->journal));
 }
 
+/*
+ * Journal first, before a commit too: the batch's records go to the
+ * journal's file (write(2); the fdatasync stays every fsync_interval), so
+ * a crash of the process right after the commit never leaves the database
+ * ahead of the journal (the next start would find events it never wrote
+ * and number on after them). A failing journal is retried by
+ * sync_journal() on its own schedule.
+ */
+static void
+flush_journal(struct store *s)
+{
+	if (s->sync_errno == 0 && journal_flush(s->journal) != 0)
+		journal_state(s, &s->sync_errno, errno);
+}
+
 /* A clean stop with every event in the database: the owner file says so,
  * and the journal may follow the books to another database. */
 static void
@@ -1582,8 +1598,10 @@ store_main(void *arg)
 			try_connect(s);
 		if (s->live && (s->batch.events >= (uint64_t)dc->batch_size ||
 		    t - s->last_commit_ms >= dc->batch_interval_ms ||
-		    stopping))
+		    stopping)) {
+			flush_journal(s);
 			commit_batch(s, false);
+		}
 		report_drops(s);
 		/* Stopping: done once the rings are empty, or the journal
 		 * takes nothing more (what is left is lost, and said so). */

@@ -11,11 +11,16 @@
    (log, /health/database, /metrics), no new file made, shares kept in the
    journal; the next start refuses the journal for the new file; `journal
    adopt` puts every share into it: books == pool, exactly, per worker.
-4. PostgreSQL (when LOKA_TEST_PG_URL is set): emptied under a running Loka
+4. Killed (SIGKILL) between frequent commits and rare syncs: the
+   journal's file holds every event the database has (it is written before
+   each commit), so the restart finds it neither behind nor new, and
+   nothing is counted twice.
+5. PostgreSQL (when LOKA_TEST_PG_URL is set): emptied under a running Loka
    is noticed and not refilled; a wiped database with journaled events is
    refused at the next start.
 """
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -189,7 +194,39 @@ got = books_sqlite(books)
 check(got == pool_books(ps), "books == pool, exactly, per worker, after "
       "the file was deleted and the journal adopted", (got, pool_books(ps)))
 
-# --- 4. PostgreSQL emptied or wiped ---------------------------------------
+# --- 4. Killed right after a commit: the journal is not behind -----------
+# Commits every 10 ms, syncs every 10 s: the records of a commit would
+# still be in the journal's buffer, and lost with the process, unless they
+# are written before the commit.
+books = os.path.join(work, "ahead.db")
+cfg = ("[database]\nurl = \"sqlite://%s\"\nbatch_interval = \"10ms\"\n"
+       "fsync_interval = \"10s\"\ninstance = \"rig-k\"\n" % books)
+pool = Pool("--difficulty", DIFF, "--user-prefix", "acct.")
+loka = Loka(config=cfg, args=pool_arg(pool))
+miners = e.Proc("minersim-kill", [e.MINERSIM, "--url",
+                                  "stratum+tcp://127.0.0.1:%d" % loka.port,
+                                  "--miners", "3", "--rate", "20",
+                                  "--duration", "10", "--allow-failures",
+                                  "--user", "bc1qTestAddr.k%d"])
+e.wait_until(lambda: os.path.exists(books) and
+             books_sqlite(books).get("acct.bc1qTestAddr_k2"), timeout=10)
+time.sleep(1)
+loka.proc.p.kill()
+loka.proc.p.wait()
+miners.kill()
+ps = pool.summary(stop=True)
+before = books_sqlite(books)
+loka = Loka(config=cfg, args=["--pool", "stratum+tcp://acct@127.0.0.1:1"])
+check(loka.stop() == 0, "exits 0 after the kill")
+log = loka.proc.text()
+check(before and not re.search(r"journal only reaches|a new journal", log),
+      "the database was never ahead of the journal's file",
+      log[-800:])
+got, want = books_sqlite(books), pool_books(ps)
+check(got == before and all(got[k][0] <= want[k][0] for k in got),
+      "nothing counted twice", (got, want))
+
+# --- 5. PostgreSQL emptied or wiped ---------------------------------------
 if not PG_URL:
     print("# PostgreSQL parts skipped: LOKA_TEST_PG_URL not set")
     done()

@@ -121,7 +121,7 @@ class Pool:
 class Loka:
     """loka-stratum with a generated configuration on a loopback port."""
 
-    def __init__(self, config="", args=(), env=None):
+    def __init__(self, config="", args=(), env=None, bind="127.0.0.1:0"):
         self.config = os.path.join(TMP, "loka-%d.toml" % len(_procs))
         with open(self.config, "w") as f:
             f.write(config)
@@ -134,7 +134,7 @@ class Loka:
             e["LOKA_DATABASE_SPOOL_PATH"] = "%s/spool-%d" % (TMP, n)
         e.update(env or {})
         self.proc = Proc("loka", [LOKA, "start", "-c", self.config,
-                                  "--bind", "127.0.0.1:0", "-v"] +
+                                  "--bind", bind, "-v"] +
                          list(args), e)
         m = self.proc.wait_log(r"listening for miners on \S+ \(port (\d+)\)")
         if not m or not self.proc.wait_log(r"ready \(pid"):

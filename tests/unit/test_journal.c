@@ -3,7 +3,7 @@
  * torn tail is cut off, replay starts after a given sequence number,
  * applied segments are released, a full journal says so, a write that
  * fails part-way loses and duplicates nothing, a replay that cannot reach
- * the end fails, the owner file and the lock; the record format byte for
+ * the end fails (a gap the caller already has does not stop it), the owner file and the lock; the record format byte for
  * byte (written and read back from fixed bytes, payloads at odd
  * addresses), so that a build for another architecture reads and writes
  * the same files.
@@ -307,6 +307,65 @@ test_replay_incomplete(void **state)
 	journal_close(j);
 }
 
+/*
+ * A gap the caller already has is no hole. A process killed right after a
+ * database commit whose records were still in the journal's buffer leaves
+ * the database ahead of the file; the next start numbers on after the
+ * database's mark, in a new segment. Until a commit releases the old
+ * segment, a replay after that mark must go over the gap; a gap past the
+ * mark is still a hole.
+ */
+static void
+test_replay_gap_applied(void **state)
+{
+	struct journal *j;
+	char err[256];
+	uint8_t p[40];
+	struct seen s = { 0 };
+	uint64_t first = 0;
+
+	(void)state;
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		payload(p, seq, sizeof(p));
+		assert_int_equal(journal_append(j, seq, p, sizeof(p)), 0);
+	}
+	/* Flushed, not synced: written to the file all the same. */
+	assert_int_equal(journal_flush(j), 0);
+	assert_int_equal(journal_unwritten(j), 0);
+	journal_close(j);
+	/* Events 4 to 9 reached the database only; numbering goes on. */
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_int_equal(journal_last_seq(j), 3);
+	for (uint64_t seq = 10; seq <= 12; seq++) {
+		payload(p, seq, sizeof(p));
+		assert_int_equal(journal_append(j, seq, p, sizeof(p)), 0);
+	}
+	assert_int_equal(journal_sync(j), 0);
+	journal_close(j);
+	j = journal_open(dir, 1 << 30, 0, err, sizeof(err));
+	assert_int_equal(journal_segments(j), 2);
+	assert_int_equal(journal_replay(j, 9, collect, &s, &first, err,
+	    sizeof(err)), 0);
+	assert_int_equal(first, 10);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.last, 12);
+	assert_int_equal(s.bad, 0);
+	/* Further on too (the database has 10 already). */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(journal_replay(j, 10, collect, &s, &first, err,
+	    sizeof(err)), 0);
+	assert_int_equal(first, 11);
+	assert_int_equal(s.n, 2);
+	/* A mark inside the gap: events up to 9 are nowhere, a hole. */
+	memset(&s, 0, sizeof(s));
+	assert_int_not_equal(journal_replay(j, 6, collect, &s, &first, err,
+	    sizeof(err)), 0);
+	assert_non_null(strstr(err, "missing"));
+	assert_int_equal(s.n, 0);
+	journal_close(j);
+}
+
 /* A record the callback refuses stops the replay, which fails. */
 static int
 stop_at_3(void *arg, uint64_t seq, const void *p, size_t len)
@@ -568,6 +627,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_partial_write, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replay_incomplete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_replay_gap_applied, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replay_stopped, setup,
 		    teardown),
