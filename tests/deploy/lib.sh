@@ -78,10 +78,19 @@ EOF
 }
 
 # containers_cgroups_rmdir: remove the (empty) cgroups the engines left.
+# A container's conmon leaves its cgroup a moment after `podman rm`:
+# tried again for up to 2 s.
 containers_cgroups_rmdir() {
-  local d
-  for d in /sys/fs/cgroup/*"$cgroup_base"/loka-deploy-* /sys/fs/cgroup/*/*"$cgroup_base"/loka-deploy-*; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  local d left _
+  for _ in $(seq 20); do
+    left=
+    for d in /sys/fs/cgroup/*"$cgroup_base"/loka-deploy-* /sys/fs/cgroup/*/*"$cgroup_base"/loka-deploy-*; do
+      [ -d "$d" ] || continue
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+      [ -d "$d" ] && left=1
+    done
+    [ -z "$left" ] && break
+    sleep 0.1
   done
   return 0
 }

@@ -3,7 +3,8 @@
 # verify says nothing about it (any output is a finding: verify exits 0 on
 # unknown keys), and its exposure score stays under 2.0. The unit runs the
 # binary from this build (verify checks that the command exists and is
-# executable). Skips (77) without systemd-analyze.
+# executable). Skips (77) without systemd-analyze. systemd_run.sh runs the
+# unit under systemd for real, in a container.
 set -euo pipefail
 src=${LOKA_SOURCE_DIR:?}
 bin=${LOKA_BIN:?}
