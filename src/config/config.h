@@ -111,6 +111,7 @@ struct cfg_database {
 	bool spool_path_derived; /* not configured: the default location */
 	int64_t spool_max_bytes;
 	int64_t fsync_interval_ms;
+	int64_t verdict_wait_ms;
 	char *instance; /* "" = derived from the host name and bind port */
 };
 

@@ -263,8 +263,16 @@ static const struct cfg_key database_keys[] = {
 	    "Largest the journal may grow while the database is away." },
 	{ "fsync_interval", CFG_T_DURATION, DB(fsync_interval_ms), 0, 1,
 	    SECONDS(10), 0, 0, "100ms", NULL,
-	    "How often the journal is flushed to disk: a crash loses at most "
-	    "this much." },
+	    "How often the journal is fdatasync()ed: a power cut or a kernel "
+	    "crash loses at most this much (a killed process loses nothing "
+	    "it answered: see verdict_wait)." },
+	{ "verdict_wait", CFG_T_DURATION, DB(verdict_wait_ms), 0, 0,
+	    SECONDS(10), 0, 0, "1s", NULL,
+	    "A miner's verdict is sent once its share is in the journal's "
+	    "file, so a killed process never loses a share its miner was "
+	    "told about; this is the longest it waits for that (a full or "
+	    "hanging disk), then it is sent anyway and counted in "
+	    "loka_verdicts_unjournaled_total. 0: send at once." },
 	{ "instance", CFG_T_STRING, DB(instance), 0, 0, 128, 0, 0, "", NULL,
 	    "This instance's name in a shared database (empty: host name and "
 	    "first bind port). Must be unique per instance and stable "

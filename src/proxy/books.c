@@ -66,7 +66,9 @@ books_share(struct session *s, struct session_worker *w, bool accepted,
 	}
 	if (a == NULL || s->t->ring == NULL)
 		return;
-	store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
-	    a->user, a->worker, accepted, (int)why, diff, now_wall_ms());
+	/* The verdict the caller queues next waits for the journal. */
+	if (store_post_share(s->t->ring, s->t->proxy->cfg->pools[a->pool].name,
+	    a->user, a->worker, accepted, (int)why, diff, now_wall_ms()) == 0)
+		session_hold(s);
 }
 

@@ -387,7 +387,7 @@ proxy_run(const struct cfg *c)
 		goto out;
 	}
 	for (size_t i = 0; i < p.nworkers; i++)
-		p.threads[i]->ring = store_ring(p.store, i);
+		session_thread_store(p.threads[i], store_ring(p.store, i));
 	/* Metrics first: the store observes its commits in a histogram. */
 	if (c->metrics.enabled) {
 		reg = metrics_registry_new();

@@ -75,6 +75,7 @@ struct proxy_stats {
 	_Atomic uint64_t shares_accepted; /* pool verdicts */
 	_Atomic uint64_t shares_rejected;
 	_Atomic uint64_t pool_bad_lines;  /* unparsable or oversize from pools */
+	_Atomic uint64_t verdicts_unjournaled; /* sent past verdict_wait */
 	_Atomic uint64_t messages[PROXY_DIR_MAX][MSG_M_MAX];
 };
 
@@ -265,6 +266,15 @@ struct session {
 	                                 * SESSION_WORKERS_MAX */
 	size_t nworkers;
 	struct agg_session *agg;  /* aggregate mode's state (aggregate.c) */
+	/* Journal before verdict (session_hold()): while holding, output
+	 * goes to held, moved to the socket once the store has journaled
+	 * the ring up to held_need. */
+	bool holding;
+	struct evbuffer *held;
+	uint64_t held_need;
+	int64_t held_since_ms;
+	uint64_t held_verdicts;
+	TAILQ_ENTRY(session) held_entry;
 };
 
 TAILQ_HEAD(session_list, session);
@@ -283,6 +293,11 @@ struct proxy_thread {
 	 * (see session_out()). */
 	TAILQ_HEAD(, session) dirty;
 	struct event *flush;
+	/* Sessions holding verdicts until the journal has their shares,
+	 * oldest first; journaled is activated by the store thread. */
+	TAILQ_HEAD(, session) held;
+	struct event *journaled;
+	struct event *held_timer;
 	bool draining;
 	struct event *drain_timer;
 	struct proxy_stats stats;
@@ -307,6 +322,14 @@ void session_close_after_flush(struct session *s, const char *why);
  */
 struct evbuffer *session_out(struct session *s);
 struct evbuffer *session_up_out(struct session *s);
+/*
+ * Journal before verdict: called once a verdict's event is in the
+ * thread's ring (books_share()). Until the store has written that event
+ * to the journal's file, everything queued for the miner (the verdict
+ * next, and whatever follows, in order) waits in the session; it goes out
+ * once the store says so, or after [database] verdict_wait at most.
+ */
+void session_hold(struct session *s);
 /* A bufferevent's write callback under write-through (both sides). */
 void session_on_drained(struct bufferevent *bev, void *arg);
 /* After the upstream connected: its writes go through as well. */
@@ -326,6 +349,8 @@ void session_activated(struct session *s);
 
 /* Worker thread life (session.c), on the worker's own thread. */
 void session_thread_init(struct proxy_thread *t);
+/* The thread's ring to the store (after session_thread_init()). */
+void session_thread_store(struct proxy_thread *t, struct store_ring *ring);
 void session_thread_drain(struct worker *w, void *arg);
 void session_thread_fini(struct proxy_thread *t);
 

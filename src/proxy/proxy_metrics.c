@@ -148,6 +148,13 @@ c_tls_sessions(struct metrics_sink *sink, void *arg)
 }
 
 static void
+c_unjournaled(struct metrics_sink *sink, void *arg)
+{
+	metrics_sink_value(sink, NULL,
+	    (double)stat_sum(arg, OFF(verdicts_unjournaled)));
+}
+
+static void
 c_refused(struct metrics_sink *sink, void *arg)
 {
 	emit_labelled(sink, arg, refused, sizeof(refused) / sizeof(*refused));
@@ -709,6 +716,11 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 		{ METRICS_COUNTER, "loka_store_journal_errors_total",
 		    "Journal appends and syncs that failed.", NULL,
 		    c_store_journal_errors },
+		{ METRICS_COUNTER, "loka_verdicts_unjournaled_total",
+		    "Verdicts sent to miners before their share reached the "
+		    "journal's file ([database] verdict_wait passed: a full or "
+		    "hanging disk). Each is a share a killed process could "
+		    "lose.", NULL, c_unjournaled },
 	};
 	struct metrics_family *rtt, *batch;
 

@@ -30,6 +30,7 @@
 #include "net/worker.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/router.h"
+#include "store/store.h"
 #include "stratum/msg.h"
 #include "util/log.h"
 #include "util/now.h"
@@ -131,6 +132,8 @@ session_mark(struct session *s)
 struct evbuffer *
 session_out(struct session *s)
 {
+	if (s->holding)
+		return s->held;
 	session_mark(s);
 	return bufferevent_get_output(s->down);
 }
@@ -159,6 +162,107 @@ bev_flush(struct bufferevent *bev)
 	 * failure through the event callback. */
 	if (evbuffer_get_length(out) > 0)
 		bufferevent_enable(bev, EV_WRITE);
+}
+
+/* ---- journal before verdict (see session_hold()) ---- */
+
+/* What the session held goes to the socket, in order. */
+static void
+session_release(struct session *s)
+{
+	if (!s->holding)
+		return;
+	s->holding = false;
+	s->held_verdicts = 0;
+	TAILQ_REMOVE(&s->t->held, s, held_entry);
+	if (s->down != NULL && evbuffer_get_length(s->held) > 0)
+		evbuffer_add_buffer(session_out(s), s->held);
+}
+
+/* The timer at the oldest hold's deadline (the list is oldest first). */
+static void
+session_arm_held_timer(struct proxy_thread *t)
+{
+	struct session *first = TAILQ_FIRST(&t->held);
+	struct timeval tv;
+	int64_t left;
+
+	if (first == NULL)
+		return;
+	left = first->held_since_ms + t->proxy->cfg->database.verdict_wait_ms -
+	    now_mono_ms();
+	tv = ms_to_tv(left > 0 ? left : 0);
+	evtimer_add(t->held_timer, &tv);
+}
+
+/* The store wrote the journal (or a session's deadline passed). */
+static void
+session_on_journaled(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy_thread *t = arg;
+	int64_t now = now_mono_ms();
+	int64_t wait = t->proxy->cfg->database.verdict_wait_ms;
+	struct session *s, *next;
+
+	(void)fd;
+	(void)what;
+	for (s = TAILQ_FIRST(&t->held); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, held_entry);
+		if (store_ring_journaled(t->ring, s->held_need)) {
+			session_release(s);
+		} else if (now - s->held_since_ms >= wait) {
+			atomic_fetch_add_explicit(
+			    &t->stats.verdicts_unjournaled, s->held_verdicts,
+			    memory_order_relaxed);
+			session_release(s);
+		}
+	}
+	if (TAILQ_EMPTY(&t->held)) {
+		evtimer_del(t->held_timer);
+		return;
+	}
+	store_ring_wait(t->ring, store_ring_posted(t->ring));
+	session_arm_held_timer(t);
+}
+
+/* On the store thread: wake the worker's loop. */
+static void
+session_journal_notify(void *arg)
+{
+	struct proxy_thread *t = arg;
+
+	event_active(t->journaled, 0, 0);
+}
+
+void
+session_hold(struct session *s)
+{
+	struct proxy_thread *t = s->t;
+
+	if (t->ring == NULL || t->journaled == NULL || s->down == NULL ||
+	    s->state == SESSION_CLOSING ||
+	    t->proxy->cfg->database.verdict_wait_ms <= 0)
+		return;
+	s->held_need = store_ring_posted(t->ring);
+	s->held_verdicts++;
+	if (s->holding)
+		return;
+	if (s->held == NULL)
+		s->held = evbuffer_new();
+	s->holding = true;
+	s->held_since_ms = now_mono_ms();
+	TAILQ_INSERT_TAIL(&t->held, s, held_entry);
+	store_ring_wait(t->ring, s->held_need);
+	if (!evtimer_pending(t->held_timer, NULL))
+		session_arm_held_timer(t);
+}
+
+void
+session_thread_store(struct proxy_thread *t, struct store_ring *ring)
+{
+	t->ring = ring;
+	if (ring != NULL)
+		store_ring_set_notify(ring, session_journal_notify, t);
 }
 
 /* End of a loop turn: write what the sessions queued. */
@@ -215,6 +319,13 @@ session_drop(struct session *s, const char *why)
 		TAILQ_REMOVE(&t->dirty, s, dirty_entry);
 		s->dirty = false;
 	}
+	if (s->holding) {
+		TAILQ_REMOVE(&t->held, s, held_entry);
+		s->holding = false;
+	}
+	if (s->held != NULL)
+		evbuffer_free(s->held);
+	s->held = NULL;
 	if (s->down != NULL)
 		bufferevent_free(s->down);
 	s->down = NULL;
@@ -329,6 +440,9 @@ session_close_after_flush(struct session *s, const char *why)
 		    why);
 	session_set_state(s, SESSION_CLOSING);
 	session_mode(s)->give_up(s);
+	/* A last answer does not wait for the journal: the store still
+	 * takes the event (it runs until every worker has stopped). */
+	session_release(s);
 	if (s->down == NULL)
 		return;
 	bufferevent_disable(s->down, EV_READ);
@@ -764,6 +878,11 @@ session_thread_init(struct proxy_thread *t)
 	TAILQ_INIT(&t->sessions);
 	TAILQ_INIT(&t->zombies);
 	TAILQ_INIT(&t->dirty);
+	TAILQ_INIT(&t->held);
+	t->journaled = event_new(worker_base(t->worker), -1, 0,
+	    session_on_journaled, t);
+	t->held_timer = evtimer_new(worker_base(t->worker),
+	    session_on_journaled, t);
 	t->reap = event_new(worker_base(t->worker), -1, 0, session_reap, t);
 	t->flush = event_new(worker_base(t->worker), -1, 0, session_on_flush,
 	    t);
@@ -825,6 +944,12 @@ session_thread_fini(struct proxy_thread *t)
 	while ((s = TAILQ_FIRST(&t->sessions)) != NULL)
 		session_drop(s, NULL);
 	session_reap(-1, 0, t);
+	if (t->ring != NULL)
+		store_ring_set_notify(t->ring, NULL, NULL);
+	if (t->journaled != NULL)
+		event_free(t->journaled);
+	if (t->held_timer != NULL)
+		event_free(t->held_timer);
 	if (t->reap != NULL)
 		event_free(t->reap);
 	if (t->flush != NULL)

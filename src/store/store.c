@@ -30,7 +30,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,12 +73,20 @@ enum ev_kind {
 
 struct store_ring {
 	_Atomic uint64_t head; /* producer */
-	char pad1[56];
+	atomic_bool want;      /* producer: call notify once journaled */
+	_Atomic uint64_t want_pos; /* ... up to here */
+	char pad1[40];
 	_Atomic uint64_t tail; /* consumer */
-	char pad2[56];
+	/* consumer: every event before this is in the journal's file */
+	_Atomic uint64_t journaled;
+	char pad2[48];
 	uint8_t *buf;
 	size_t mask;
 	struct store_stats *stats;
+	int wake_fd;           /* the store thread's (eventfd) */
+	pthread_mutex_t notify_lock;
+	void (*notify)(void *);
+	void *notify_arg;
 };
 
 /* One decoded event. */
@@ -185,6 +195,7 @@ struct store {
 	struct progress replay_progress;
 	struct watch *watch;            /* worker states, from the books */
 	int64_t last_watch_ms;
+	int wake_fd;                    /* eventfd: store_ring_wait() */
 };
 
 static uint64_t
@@ -354,6 +365,93 @@ store_post_seen(struct store_ring *r, const char *pool, const char *user,
 	    ts_ms);
 
 	return ring_post(r, ev, len);
+}
+
+/* ---- journal before verdict ---- */
+
+uint64_t
+store_ring_posted(const struct store_ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_relaxed);
+}
+
+bool
+store_ring_journaled(const struct store_ring *r, uint64_t pos)
+{
+	return atomic_load_explicit(&r->journaled, memory_order_acquire) >=
+	    pos;
+}
+
+void
+store_ring_wait(struct store_ring *r, uint64_t pos)
+{
+	uint64_t one = 1;
+
+	if (pos > atomic_load_explicit(&r->want_pos, memory_order_relaxed))
+		atomic_store_explicit(&r->want_pos, pos, memory_order_release);
+	if (atomic_exchange(&r->want, true))
+		return; /* asked already, not answered yet */
+	/* The store thread may be asleep: wake it (an eventfd keeps the
+	 * count, so a wake before it sleeps is not lost). */
+	if (r->wake_fd >= 0 && write(r->wake_fd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		atomic_store(&r->want, false);
+}
+
+void
+store_ring_set_notify(struct store_ring *r, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&r->notify_lock);
+	r->notify = fn;
+	r->notify_arg = arg;
+	pthread_mutex_unlock(&r->notify_lock);
+}
+
+/*
+ * Once the journal's buffer is in its file: every ring's events taken so
+ * far are journaled, and the producers that asked for a position now
+ * reached are told. Nothing is told while the journal fails (a full
+ * disk) or while it refuses the events asked for: the producers' own
+ * deadline decides then.
+ */
+static void
+mark_journaled(struct store *s)
+{
+	if (s->sync_errno != 0 || journal_unwritten(s->journal) > 0)
+		return;
+	for (size_t i = 0; i < s->nrings; i++) {
+		struct store_ring *r = &s->rings[i];
+		uint64_t tail = atomic_load_explicit(&r->tail,
+		    memory_order_relaxed);
+
+		atomic_store_explicit(&r->journaled, tail,
+		    memory_order_release);
+		if (!atomic_load_explicit(&r->want, memory_order_acquire) ||
+		    atomic_load_explicit(&r->want_pos, memory_order_acquire) >
+		    tail || !atomic_exchange(&r->want, false))
+			continue;
+		pthread_mutex_lock(&r->notify_lock);
+		if (r->notify != NULL)
+			r->notify(r->notify_arg);
+		pthread_mutex_unlock(&r->notify_lock);
+	}
+}
+
+/* Idle: sleep up to ms, or until a producer asks (store_ring_wait()). */
+static void
+idle_wait(struct store *s, int ms)
+{
+	struct pollfd pfd = { s->wake_fd, POLLIN, 0 };
+	uint64_t n;
+
+	if (s->wake_fd < 0) {
+		struct timespec ts = { 0, ms * 1000000L };
+
+		nanosleep(&ts, NULL);
+		return;
+	}
+	if (poll(&pfd, 1, ms) > 0)
+		(void)read(s->wake_fd, &n, sizeof(n));
 }
 
 /* ---- the batch ---- */
@@ -1577,6 +1675,13 @@ store_main(void *arg)
 		size_t n = drain(s);
 		int64_t t = now_mono_ms();
 
+		/* Every event taken goes to the journal's file at once
+		 * (write(2): a killed process loses none of them), and the
+		 * workers holding verdicts for them are told. */
+		if (n > 0)
+			flush_journal(s);
+		mark_journaled(s);
+
 		if (t - s->last_sync_ms >= dc->fsync_interval_ms || stopping) {
 			sync_journal(s);
 			s->last_sync_ms = t;
@@ -1607,11 +1712,8 @@ store_main(void *arg)
 		 * takes nothing more (what is left is lost, and said so). */
 		if (stopping && (n == 0 || s->append_errno != 0))
 			break;
-		if (n == 0) {
-			struct timespec ts = { 0, STORE_IDLE_MS * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
+		if (n == 0)
+			idle_wait(s, STORE_IDLE_MS);
 	}
 	s->journal_retry_ms = 0;
 	drain(s);
@@ -1694,6 +1796,10 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 	}
 	snprintf(s->reason, sizeof(s->reason), "not connected yet");
 	s->seq = journal_last_seq(s->journal);
+	s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->wake_fd < 0)
+		log_warnx("store", "no eventfd (%s): the store thread polls "
+		    "every %d ms", strerror(errno), STORE_IDLE_MS);
 	s->nrings = nproducers;
 	s->rings = xcalloc(nproducers ? nproducers : 1, sizeof(*s->rings));
 	for (size_t i = 0; i < nproducers; i++) {
@@ -1704,6 +1810,8 @@ store_new(const struct cfg *c, size_t nproducers, const char *instance,
 		memset(s->rings[i].buf, 0, cap);
 		s->rings[i].mask = cap - 1;
 		s->rings[i].stats = &s->stats;
+		s->rings[i].wake_fd = s->wake_fd;
+		pthread_mutex_init(&s->rings[i].notify_lock, NULL);
 	}
 	s->nwids = 4096;
 	s->wids = xcalloc(s->nwids, sizeof(*s->wids));
@@ -1772,9 +1880,13 @@ store_free(struct store *s)
 	store_stop(s);
 	db_close(s->db);
 	journal_close(s->journal);
-	for (size_t i = 0; i < s->nrings; i++)
+	for (size_t i = 0; i < s->nrings; i++) {
 		free(s->rings[i].buf);
+		pthread_mutex_destroy(&s->rings[i].notify_lock);
+	}
 	free(s->rings);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	batch_clear(&s->batch);
 	free(s->batch.buckets);
 	wids_clear(s);

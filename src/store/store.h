@@ -95,6 +95,32 @@ int store_post_pool(struct store_ring *r, const char *pool, const char *user,
 int store_post_seen(struct store_ring *r, const char *pool, const char *user,
     const char *worker, int64_t ts_ms);
 
+/*
+ * Journal before verdict (docs/internals/store.md). The store thread
+ * write(2)s every event it takes from a ring to the journal's file at
+ * once (the fdatasync that survives a power cut stays every
+ * fsync_interval), so a producer can hold a miner's verdict until the
+ * event behind it is safe from a killed process:
+ *   store_ring_posted(r)        the ring's position after the producer's
+ *                               last post (producer thread);
+ *   store_ring_journaled(r, p)  every event posted up to p is in the
+ *                               journal's file (any thread);
+ *   store_ring_wait(r, p)       wake the store thread, and have it call the
+ *                               ring's notify function once every event
+ *                               up to p is journaled (calls before that
+ *                               are one, for the highest p); never blocks;
+ *   store_ring_set_notify(r, fn, arg)  fn(arg) runs on the store thread;
+ *                               NULL unregisters, returning only once no
+ *                               call is running.
+ * While the journal fails (a full disk) no notify comes: the producer's
+ * own deadline decides.
+ */
+uint64_t store_ring_posted(const struct store_ring *r);
+bool store_ring_journaled(const struct store_ring *r, uint64_t pos);
+void store_ring_wait(struct store_ring *r, uint64_t pos);
+void store_ring_set_notify(struct store_ring *r, void (*fn)(void *),
+    void *arg);
+
 const struct store_stats *store_stats(const struct store *s);
 /* Why the database is down or refused ("" while it is up). Any thread. */
 void store_db_reason(struct store *s, char *out, size_t outlen);
