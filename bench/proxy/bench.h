@@ -204,6 +204,9 @@ enum target_kind {
 struct target_opts {
 	const char	*loka;		/* loka-stratum binary */
 	const char	*loka_b;	/* another one, or NULL */
+	/* VAR=VALUE settings for loka-b only (--loka-b-env) */
+	const char	*loka_b_env[16];
+	size_t		 nloka_b_env;
 	const char	*haproxy;	/* haproxy binary */
 	unsigned	 threads;	/* worker_threads / nbthread */
 	int		 cpu;		/* pin the proxy to this CPU; -1: no */

@@ -92,6 +92,9 @@ static const char usage_text[] =
     "  --loka PATH           loka-stratum (default: beside this program)\n"
     "  --loka-b PATH         a second loka-stratum build, measured as\n"
     "                        \"loka-b\" in the same run (A/B comparisons)\n"
+    "  --loka-b-env VAR=VAL  set VAR for loka-b only (repeatable), e.g.\n"
+    "                        LOKA_DATABASE_VERDICT_WAIT=0: one build, two\n"
+    "                        settings; --loka-b defaults to --loka then\n"
     "  --haproxy PATH        haproxy (default /usr/sbin/haproxy)\n"
     "  --threads N           Loka worker_threads and HAProxy nbthread\n"
     "                        (default: the number of CPUs)\n"
@@ -125,6 +128,7 @@ enum {
 	OPT_TARGETS = 256,
 	OPT_LOKA,
 	OPT_LOKA_B,
+	OPT_LOKA_B_ENV,
 	OPT_HAPROXY,
 	OPT_THREADS,
 	OPT_PROXY_CPU,
@@ -148,6 +152,7 @@ static const struct option long_options[] = {
 	{ "targets", required_argument, NULL, OPT_TARGETS },
 	{ "loka", required_argument, NULL, OPT_LOKA },
 	{ "loka-b", required_argument, NULL, OPT_LOKA_B },
+	{ "loka-b-env", required_argument, NULL, OPT_LOKA_B_ENV },
 	{ "haproxy", required_argument, NULL, OPT_HAPROXY },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "proxy-cpu", required_argument, NULL, OPT_PROXY_CPU },
@@ -960,6 +965,18 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->t.loka_b = optarg;
 			o->targets[TARGET_LOKA_B] = true;
 			break;
+		case OPT_LOKA_B_ENV:
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=' ||
+			    o->t.nloka_b_env == sizeof(o->t.loka_b_env) /
+			    sizeof(o->t.loka_b_env[0])) {
+				fprintf(stderr, "loka-bench-proxy: --loka-b-env "
+				    "wants VAR=VALUE (16 at most): %s\n",
+				    optarg);
+				return -1;
+			}
+			o->t.loka_b_env[o->t.nloka_b_env++] = optarg;
+			o->targets[TARGET_LOKA_B] = true;
+			break;
 		case OPT_HAPROXY:
 			o->t.haproxy = optarg;
 			break;
@@ -1086,6 +1103,8 @@ main(int argc, char **argv)
 	if (o.t.loka_b != NULL &&
 	    (abs_loka_b = realpath(o.t.loka_b, NULL)) != NULL)
 		o.t.loka_b = abs_loka_b;
+	if (o.t.nloka_b_env > 0 && o.t.loka_b == NULL)
+		o.t.loka_b = o.t.loka;
 	if (o.targets[TARGET_LOKA_B] && o.t.loka_b == NULL) {
 		fprintf(stderr, "loka-bench-proxy: target loka-b needs "
 		    "--loka-b PATH\n");
@@ -1115,6 +1134,8 @@ main(int argc, char **argv)
 	printf("# loka: %s\n# haproxy: %s\n", o.t.loka, o.t.haproxy);
 	if (o.t.loka_b != NULL)
 		printf("# loka-b: %s\n", o.t.loka_b);
+	for (size_t i = 0; i < o.t.nloka_b_env; i++)
+		printf("# loka-b: %s\n", o.t.loka_b_env[i]);
 	fflush(stdout);
 	if (o.scen[SCEN_CONNS])
 		scen_conns(&o);

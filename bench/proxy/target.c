@@ -235,6 +235,9 @@ spawn(const struct target *t, const struct target_opts *o, char *const argv[])
 	if (chdir(t->dir) != 0)
 		_exit(127);
 	signal(SIGINT, SIG_IGN);
+	if (t->kind == TARGET_LOKA_B)
+		for (size_t i = 0; i < o->nloka_b_env; i++)
+			putenv((char *)o->loka_b_env[i]);
 	if (o->cpu >= 0) {
 		cpu_set_t set;
 
