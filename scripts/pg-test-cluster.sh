@@ -83,7 +83,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 if [ ! -f "$dir/data/PG_VERSION" ]; then
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
-    --locale=C >"$dir/initdb.log" 2>&1 || {
+    --locale=C --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
     die "initdb failed"
   }

@@ -9,8 +9,10 @@
 #      the PostgreSQL halves skip there (amd64 machines only);
 #   4. clang, warnings as errors, ASan + UBSan: every test again but the
 #      deployment assets' (label deploy: they build and run a container
-#      image of their own, with no sanitizer in it), plus a short
-#      libFuzzer run of every fuzz target.
+#      image of their own, with no sanitizer in it) and the one labelled
+#      slow (three minutes of waiting on whole-minute windows, its code
+#      covered by unit_test_watch), plus a short libFuzzer run of every
+#      fuzz target.
 # The last lines printed are ctest's summary of the sanitizer run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,4 +70,4 @@ cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang -DLOKA_WERROR=ON \
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE deploy
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE '^(deploy|slow)$'

@@ -60,7 +60,7 @@ try:
     primary = os.path.join(base, "primary")
     standby = os.path.join(base, "standby")
     pg(os.path.join(BIN, "initdb"), "-D", primary, "-U", "postgres", "-A",
-       "trust", "-E", "UTF8", "--locale=C")
+       "trust", "-E", "UTF8", "--locale=C", "--no-sync")
     with open(os.path.join(primary, "pg_hba.conf"), "w") as f:
         f.write("local all all trust\nhost all all 127.0.0.1/32 trust\n"
                 "host replication all 127.0.0.1/32 trust\n")
@@ -71,7 +71,10 @@ try:
     pg(os.path.join(BIN, "createdb"), "-h", "127.0.0.1", "-p", str(p1),
        "-U", "postgres", "loka_test")
     pg(os.path.join(BIN, "pg_basebackup"), "-h", "127.0.0.1", "-p", str(p1),
-       "-U", "postgres", "-D", standby, "-R", "-X", "stream")
+       "-U", "postgres", "-D", standby, "-R", "-X", "stream",
+       # An immediate checkpoint: the default, spread, waits most of
+       # checkpoint_timeout for it.
+       "-c", "fast", "--no-sync")
     start(standby, p2)
     url = ("postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/loka_test?"
            "target_session_attrs=read-write" % (p1, p2))
