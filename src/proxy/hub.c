@@ -168,6 +168,7 @@ struct hub {
 	size_t nch;
 	size_t npools;
 	int active;                 /* the pool miners work for, -1: none */
+	bool had_work;              /* active was >= 0 once */
 	struct hub_split split;
 	bool split_known;
 	uint32_t next_job_id;
@@ -197,6 +198,7 @@ ch_of(struct hub *h, int pool, int k)
 static void ch_fail(struct channel *c, bool violation, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void hub_choose(struct hub *h, const char *why);
+static bool ch_healthy(const struct channel *c, int64_t now);
 static void auth_answer(struct hub *h, struct hub_auth *a, bool ok,
     int pool, int code, const char *message);
 
@@ -725,7 +727,16 @@ ch_notify(struct channel *c, struct msg *m)
 	j->job.dups = NULL;
 	j->pool = c->pool;
 	j->conn = c->k;
-	if (c->last_job_ms > 0) {
+	if (c->last != NULL && !ch_healthy(c, now)) {
+		/* The first job after a silence: the pool failed (quietly)
+		 * and is healthy from now on, failback_delay counting; the
+		 * silence says nothing of its job interval. */
+		log_warnx("hub", "pool %s sends jobs again after %.1f s of "
+		    "silence", c->cfg->name,
+		    (double)(now - c->last_job_ms) / 1000);
+		c->failed = true;
+		c->ready_ms = now;
+	} else if (c->last_job_ms > 0) {
 		double gap = (double)(now - c->last_job_ms);
 
 		c->interval_ms = c->interval_ms > 0 ?
@@ -1373,12 +1384,57 @@ pool_failed(struct hub *h, int pool, int64_t *ready_ms)
 	return failed;
 }
 
+/* Why the active pool changes (loka_pool_switches_total's reason). */
+static const char *
+switch_reason(struct hub *h, int best, int64_t now)
+{
+	int n = h->split_known ? h->split.conns : 1;
+	int64_t ready;
+
+	if (h->active < 0)
+		return "recovered";
+	/* The active pool works: a more preferred one is usable, back
+	 * from a failure or (at start) ready later than a backup. */
+	if (pool_healthy(h, h->active, now))
+		return best >= 0 && pool_failed(h, best, &ready) ? "failback" :
+		    "preferred";
+	for (int k = 0; k < n; k++)
+		if (ch_of(h, h->active, k)->state != CH_READY)
+			return "failed";
+	return "silent";
+}
+
+/* What a switch is logged with: the caller's words for a failure (they
+ * name what failed), the state's for the rest (the caller may be a job
+ * from another pool). */
+static const char *
+switch_words(struct hub *h, const char *reason, int best, const char *why,
+    char *buf, size_t len)
+{
+	const char *from = h->active >= 0 ? h->p->cfg->pools[h->active].name :
+	    "", *to = best >= 0 ? h->p->cfg->pools[best].name : "";
+
+	if (strcmp(reason, "silent") == 0)
+		snprintf(buf, len, "no new job from pool %s within 2.5 job "
+		    "intervals", from);
+	else if (strcmp(reason, "failback") == 0)
+		snprintf(buf, len, "pool %s has been healthy again for "
+		    "[routing] failback_delay", to);
+	else if (strcmp(reason, "preferred") == 0)
+		snprintf(buf, len, "pool %s, more preferred, is ready", to);
+	else
+		return why;
+	return buf;
+}
+
 static void
 hub_choose(struct hub *h, const char *why)
 {
 	int64_t now = now_mono_ms(), ready;
 	int best = -1;
 	bool active_ok = h->active >= 0 && pool_healthy(h, h->active, now);
+	const char *reason;
+	char words[256];
 
 	for (size_t i = 0; i < h->npools; i++) {
 		const struct cfg_pool *pc = &h->p->cfg->pools[i];
@@ -1408,10 +1464,13 @@ hub_choose(struct hub *h, const char *why)
 			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)
 				return;
 		}
+	reason = switch_reason(h, best, now);
 	if (best < 0) {
 		log_warnx("hub", "no pool can give miners work (%s): miners "
 		    "keep their connections and wait; shares for the old jobs "
-		    "are stale", why);
+		    "are stale", switch_words(h, reason, best, why, words,
+		    sizeof(words)));
+		proxy_count_switch(h->p, h->active, -1, reason);
 		pthread_mutex_lock(&h->view_lock);
 		h->active = -1;
 		pthread_mutex_unlock(&h->view_lock);
@@ -1424,12 +1483,19 @@ hub_choose(struct hub *h, const char *why)
 	if (h->active >= 0)
 		log_warnx("hub", "miners move from pool %s to pool %s: %s",
 		    h->p->cfg->pools[h->active].name,
-		    h->p->cfg->pools[best].name, why);
+		    h->p->cfg->pools[best].name, switch_words(h, reason, best,
+		    why, words, sizeof(words)));
+	else if (h->had_work)
+		log_warnx("hub", "miners work for pool %s again",
+		    h->p->cfg->pools[best].name);
 	else
 		log_info("hub", "miners work for pool %s",
 		    h->p->cfg->pools[best].name);
+	if (h->had_work)
+		proxy_count_switch(h->p, h->active, best, reason);
 	pthread_mutex_lock(&h->view_lock);
 	h->active = best;
+	h->had_work = true;
 	pthread_mutex_unlock(&h->view_lock);
 	for (int k = 0; k < (h->split_known ? h->split.conns : 1); k++) {
 		struct hub_job *j = job_switched(ch_of(h, best, k));

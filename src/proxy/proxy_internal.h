@@ -124,6 +124,7 @@ struct proxy {
 	struct metrics_series **submit_rtt;   /* per pool, seconds */
 	struct metrics_family *worker_shares; /* [metrics] per_worker */
 	struct metrics_family *worker_diff;
+	struct metrics_family *pool_switches; /* {from,to,reason} */
 	struct proxy_rates *rates;            /* hashrate estimate */
 	int64_t started_at;                   /* unix seconds */
 	struct db *api_db;                    /* the API thread's own */
@@ -369,6 +370,13 @@ void proxy_metrics_worker(struct proxy *p, struct session_worker *w,
 
 /* The api_check_fn behind /ready, /health/pool, /health/database. */
 int proxy_health(enum api_check what, char **body, void *arg);
+/*
+ * proxy_count_switch(p, from, to, reason): one routing decision in
+ * loka_pool_switches_total (from/to: pool indexes, -1 for none). Any
+ * thread; takes the registry's lock (decisions are rare).
+ */
+void proxy_count_switch(struct proxy *p, int from, int to,
+    const char *reason);
 /* Pool stats summed over the threads (proxy_metrics.c). */
 uint64_t proxy_pool_sum(const struct proxy *p, int pool, size_t off);
 double proxy_pool_sum_double(const struct proxy *p, int pool, size_t off);

@@ -593,10 +593,25 @@ proxy_metrics_worker(struct proxy *p, struct session_worker *w,
 }
 
 void
+proxy_count_switch(struct proxy *p, int from, int to, const char *reason)
+{
+	const char *v[3];
+
+	if (p->pool_switches == NULL)
+		return;
+	v[0] = from >= 0 ? p->cfg->pools[from].name : "none";
+	v[1] = to >= 0 ? p->cfg->pools[to].name : "none";
+	v[2] = reason;
+	metrics_counter_add(metrics_series(p->pool_switches, v), 1);
+}
+
+void
 proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 {
 	static const char *const reason[] = { "reason", NULL };
 	static const char *const pool[] = { "pool", NULL };
+	static const char *const switch_labels[] = { "from", "to", "reason",
+		NULL };
 	static const char *const pool_result[] = { "pool", "result", NULL };
 	static const char *const pool_reason[] = { "pool", "reason", NULL };
 	static const char *const pool_event[] = { "pool", "event", NULL };
@@ -740,6 +755,15 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 	    "Time to write one batch of share events to the database.", NULL,
 	    batch_bounds, sizeof(batch_bounds) / sizeof(batch_bounds[0]));
 	store_observe_batches(p->store, metrics_series(batch, NULL));
+	p->pool_switches = metrics_family_new(reg, METRICS_COUNTER,
+	    "loka_pool_switches_total",
+	    "Routing decisions: aggregate mode's miners moved from one pool "
+	    "to another (all at once), or a passthrough session moved; "
+	    "none: no pool could give work. reason: failed (connection "
+	    "lost or broken), silent (no job for 2.5 job intervals), "
+	    "failback (a more preferred pool healthy again), preferred "
+	    "(a more preferred pool usable for the first time), recovered "
+	    "(work again after none).", switch_labels);
 	if (p->cfg->metrics.per_worker) {
 		p->worker_shares = metrics_family_new(reg, METRICS_COUNTER,
 		    "loka_worker_shares_total",

@@ -359,9 +359,11 @@ upstream_connect(struct session *s)
 		upstream_schedule(s, UP_POLL_MS);
 		return;
 	}
-	if (s->pool >= 0 && pick != s->pool)
+	if (s->pool >= 0 && pick != s->pool) {
 		log_sdebug("stratum", s->id, "moving from pool %s to pool %s",
 		    session_pool(s)->name, router_pool(p->router, pick)->name);
+		proxy_count_switch(p, s->pool, pick, "failed");
+	}
 	s->pool = pick;
 	pool = session_pool(s);
 	s->up = proxy_tls_upstream(s, pool);

@@ -11,7 +11,9 @@ the miner). Miners of every dialect mine through Loka:
   difficulty here);
 - the main pool is killed: miners keep their connections (no reconnect,
   no set_extranonce) and their shares reach the backup within 2 s;
-- /api/v1/pools shows each pool connection and the mode.
+- /api/v1/pools shows each pool connection and the mode;
+- the main pool back: miners return to it after [routing] failback_delay;
+- each switch is counted in loka_pool_switches_total with its reason.
 """
 import os
 import signal
@@ -35,6 +37,8 @@ start_difficulty = 0.00001
 [database]
 url = "sqlite://%s"
 batch_interval = "200ms"
+[routing]
+failback_delay = "2s"
 [[pools]]
 name = "main"
 url = "stratum+tcp://127.0.0.1:%d"
@@ -152,7 +156,10 @@ check(len(slots) == 3 and all(x and len(x) == 2 for x in slots) and
       [(x.get("extranonce1"), x["difficulty"]) for x in view()])
 rig.p.wait(20)
 
-# ---- failover without reconnects ----
+# ---- failover without reconnects, and failback ----
+# The main pool dies and comes back a second later: miners move to the
+# backup at once and back to the main pool only once it has been healthy
+# for failback_delay (2 s), all on the same connections.
 rigs = e.Proc("minersim-fo", [
     e.MINERSIM, "--url", "stratum+tcp://127.0.0.1:%d" % loka.port,
     "--miners", "4", "--rate", "4", "--duration", "12",
@@ -165,22 +172,50 @@ moved = e.wait_until(lambda: backup.summary()["accepted"] > 0, timeout=5,
 check(moved and time.time() - killed < 2.5,
       "shares reach the backup %.2f s after the main pool died" %
       (time.time() - killed))
+time.sleep(1)
+main = Pool("--extranonce2-size", "8", *POOL_ARGS, port=main.port)
 rigs.p.wait(30)
 import json  # noqa: E402
 with open(os.path.join(e.TMP, "fo.json")) as f:
     fo = json.load(f)
 check(fo["reconnects"] == 0 and fo["disconnects"] == 0 and
       fo["handshakes"] == 4,
-      "miners kept their connections through the failover", fo)
-check(fo["accepted"] > 0 and fo["rejected"] <= 4 * 2,
+      "miners kept their connections through the failover and the "
+      "failback", fo)
+check(fo["accepted"] > 0 and fo["rejected"] <= 4 * 2 * 2,
       "miners kept mining (%d accepted, %d rejected: at most the shares in "
-      "flight at the switch, as stale)" % (fo["accepted"], fo["rejected"]),
+      "flight at the two switches, as stale)" % (fo["accepted"],
+                                                 fo["rejected"]),
       fo.get("rejected_codes"))
+
+
+def log_time(line):
+    """Seconds of the day of a log line's timestamp."""
+    hms = line.split("T", 1)[1].split("Z", 1)[0]
+    h, m, sec = hms.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(sec)
+
+
+hub = [ln for ln in loka.proc.text().splitlines() if "[hub]" in ln]
+ready = [log_time(ln) for ln in hub if "pool main ready" in ln]
+back = [log_time(ln) for ln in hub
+        if "miners move from pool backup to pool main" in ln]
+check(len(ready) == 2 and len(back) == 1 and back[0] - ready[1] >= 1.9,
+      "miners move back to the main pool once it has been ready for "
+      "failback_delay (2 s): %.2f s" %
+      (back[0] - ready[1] if len(ready) == 2 and back else -1), hub)
+check(main.summary()["accepted"] > 0, "shares reach the main pool again")
 m = loka.metrics()
 check(sum(v for k, v in m.items()
           if k.startswith("loka_messages_total") and
           'method="mining.set_extranonce"' in k) == 0,
       "no miner got mining.set_extranonce")
+switches = {k: v for k, v in m.items()
+            if k.startswith("loka_pool_switches_total")}
+check(switches == {
+    'loka_pool_switches_total{from="main",to="backup",reason="failed"}': 1,
+    'loka_pool_switches_total{from="backup",to="main",reason="failback"}':
+    1}, "each switch is counted once, with its reason", switches)
 
 # ---- no pool left: the old work is stale, nothing more is credited ----
 rigs = e.Proc("minersim-np", [
@@ -188,9 +223,15 @@ rigs = e.Proc("minersim-np", [
     "--miners", "2", "--rate", "4", "--duration", "5",
     "--user", "bc1qNp.rig%d", "--summary", os.path.join(e.TMP, "np.json")])
 time.sleep(2)
-backup.proc.send_signal(signal.SIGKILL)
+backup.proc.send_signal(signal.SIGKILL)  # the standby: nobody moves
+time.sleep(0.5)
+main.proc.send_signal(signal.SIGKILL)
 check(loka.proc.wait_log(r"no pool can give miners work", timeout=3),
       "the last pool gone: logged")
+check(loka.metrics().get('loka_pool_switches_total{from="main",to="none",'
+                         'reason="failed"}') == 1,
+      "no pool left: counted as a switch to none",
+      {k: v for k, v in loka.metrics().items() if "switches" in k})
 rigs.p.wait(30)
 with open(os.path.join(e.TMP, "np.json")) as f:
     npo = json.load(f)

@@ -4,9 +4,11 @@
 A scripted pool on loopback is the preferred pool; a well-behaved test
 pool is the backup. The scripted pool sends an oversize merkle branch,
 extranonce sizes no miner could use, a flood of jobs, answers to ids
-Loka never used, or no answer to the shares it is sent. Each time Loka drops it with a logged reason (counted
-against its breaker), stays up, and the miners mine on the backup
-without losing their connections.
+Loka never used, no answer to the shares it is sent, or no more jobs
+(silence). Each time Loka drops it with a logged reason (counted
+against its breaker) or, when silent, leaves it, stays up, and the
+miners mine on the backup without losing their connections; the switch
+is counted in loka_pool_switches_total with its reason.
 """
 import json
 import os
@@ -83,7 +85,8 @@ class ScriptedPool:
                               "params": [0.00001]})
                         n += 1
                         send(self.job(n))
-                        started = time.time()
+                        started = last_job = time.time()
+                        quiet_at = started + 2
                     elif meth == "mining.configure":
                         send({"id": m["id"], "error": None, "result": {
                             "version-rolling": True,
@@ -93,6 +96,15 @@ class ScriptedPool:
                     else:
                         send({"id": m["id"], "error": None,
                               "result": True})
+                # silent: jobs every 0.5 s, none for 6 s, then jobs again
+                # (Loka must not take the miners back before its
+                # failback_delay of 60 s).
+                if (self.fault == "silent" and started is not None and
+                        not quiet_at <= time.time() < quiet_at + 6 and
+                        time.time() - last_job >= 0.5):
+                    n += 1
+                    send(self.job(n))
+                    last_job = time.time()
                 if started is None or time.time() - started < 2:
                     continue
                 # Behaved for 2 s (miners work for it): now the fault.
@@ -118,6 +130,8 @@ REASONS = {
     "flood": r"sent more than \d+ jobs within a second",
     "unknown_id": r"answered a request never sent",
     "mute": r"left a share unanswered for 5 s",
+    "silent": r"to pool backup: no new job from pool hostile within 2\.5 "
+              r"job intervals",
 }
 
 for fault, reason in REASONS.items():
@@ -141,11 +155,19 @@ priority = 1
 """ % (bad.port, backup.port)
     loka = Loka(config=cfg)
     rigs = e.minersim(loka.port, "--miners", "3", "--rate", "4",
-                      "--duration", "9" if fault == "mute" else "6",
+                      "--duration", "9" if fault in ("mute", "silent")
+                      else "6",
                       "--user", "bc1qH.rig%d", "--allow-failures")
-    check(loka.proc.wait_log("pool hostile " + reason, timeout=5),
-          "%s: Loka drops the pool with the reason logged" % fault)
+    # Silence is 3 s without a job, after 2 s of jobs.
+    check(loka.proc.wait_log("pool hostile " + reason,
+                             timeout=10 if fault == "silent" else 5),
+          "%s: Loka drops the pool with the reason logged" % fault,
+          [ln for ln in loka.proc.text().splitlines() if "[hub]" in ln])
     check(loka.proc.alive(), "%s: Loka is still up" % fault)
+    if fault == "silent":
+        check(loka.proc.wait_log(r"pool hostile sends jobs again after "
+                                 r"\d+\.\d s of silence", timeout=10),
+              "silent: the pool's jobs coming back are noticed")
     bs = backup.summary()
     check(bs["accepted"] > 0 and bs["rejected"] == 0,
           "%s: the miners mine on the backup (%d accepted there)" %
@@ -158,6 +180,17 @@ priority = 1
     hostile = [p for p in body.get("pools", []) if p["name"] == "hostile"]
     check(hostile and hostile[0]["upstream"]["active"] is False,
           "%s: the hostile pool is not the active one" % fault, hostile)
+    # A pool that never worked (its sizes refused at subscribe) moves
+    # nobody away; the others had the miners: one switch, with its reason.
+    # (Whether the backup, ready first, had them for a moment at start
+    # is a race: a move to the hostile pool is not looked at.)
+    want = {} if fault == "extranonce" else {
+        'loka_pool_switches_total{from="hostile",to="backup",reason="%s"}'
+        % ("silent" if fault == "silent" else "failed"): 1}
+    sw = {k: v for k, v in loka.metrics().items()
+          if k.startswith('loka_pool_switches_total{from="hostile"')}
+    check(sw == want, "%s: the switch is counted with its reason" % fault,
+          sw)
     check(loka.stop() == 0, "%s: Loka stops cleanly" % fault)
     bad.stop = True
     backup.proc.stop()

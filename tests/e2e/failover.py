@@ -132,6 +132,13 @@ for c in cases:
           "oversize-line": "protocol_error"}[name]
     check(mx.get('loka_upstream_events_total{pool="bad",event="%s"}' % ev,
                  0) >= 1, "%s: ... as %s" % (name, ev))
+    sw = {k: v for k, v in mx.items()
+          if k.startswith("loka_pool_switches_total")}
+    moved = sw.get('loka_pool_switches_total{from="bad",to="good",'
+                   'reason="failed"}', 0)
+    check(moved >= 2 and len(sw) == 1,
+          "%s: each session's move to the backup is counted (%d)" %
+          (name, moved), sw)
     ok, why = books_match(c["loka"], "good", good_s, LOGINS)
     check(ok, "%s: Loka's books per worker == the backup's" % name, why)
     text = c["loka"].proc.text()
