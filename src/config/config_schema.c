@@ -430,7 +430,11 @@ static const struct cfg_key aggregate_keys[] = {
 	    "Least time between two difficulty changes of a miner." },
 	{ "standby", CFG_T_BOOL, AGG(standby), 0, 0, 0, 0, 0, "true", NULL,
 	    "Keep every usable pool connected and subscribed, so that miners "
-	    "move to the next pool at once when theirs fails." },
+	    "move to the next pool at once when theirs fails. false: only "
+	    "the pool in use and the ones preferred to it stay connected "
+	    "(every pool subscribes once at start, for the extranonce "
+	    "split); a failover then waits for a connection and a "
+	    "handshake." },
 };
 
 static const struct cfg_key routing_keys[] = {

@@ -199,6 +199,7 @@ static void ch_fail(struct channel *c, bool violation, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void hub_choose(struct hub *h, const char *why);
 static bool ch_healthy(const struct channel *c, int64_t now);
+static void standby_update(struct hub *h);
 static void auth_answer(struct hub *h, struct hub_auth *a, bool ok,
     int pool, int code, const char *message);
 
@@ -1478,6 +1479,7 @@ hub_choose(struct hub *h, const char *why)
 		 * it is credited. */
 		for (size_t i = 0; i < h->p->nworkers; i++)
 			worker_post(h->p->workers[i], post_no_work, NULL);
+		standby_update(h);
 		return;
 	}
 	if (h->active >= 0)
@@ -1506,6 +1508,51 @@ hub_choose(struct hub *h, const char *why)
 		}
 	}
 	flush_waiting(h);
+	standby_update(h);
+}
+
+/*
+ * [aggregate] standby = false: only the pools miners work for or may go
+ * back to stay connected. Once the split is known (every pool subscribed
+ * once, for its extranonce sizes), a pool less preferred than the active
+ * one is disconnected as soon as no share waits for its verdict; when no
+ * pool can give work, every enabled pool connects again, and the first
+ * ready takes the miners (a failover then costs a connection and a
+ * handshake instead of nothing).
+ */
+static void
+standby_update(struct hub *h)
+{
+	int conns = h->split_known ? h->split.conns : 1;
+
+	if (h->p->cfg->aggregate.standby || !h->split_known || h->stopping)
+		return;
+	for (size_t pl = 0; pl < h->npools; pl++) {
+		int64_t prio = h->p->cfg->pools[pl].priority;
+		bool want = h->active < 0 || (int)pl == h->active ||
+		    prio < h->p->cfg->pools[h->active].priority ||
+		    (prio == h->p->cfg->pools[h->active].priority &&
+		    (int)pl < h->active);
+
+		for (int k = 0; k < conns; k++) {
+			struct channel *c = ch_of(h, (int)pl, k);
+
+			if (c->state == CH_DISABLED || c->state == CH_UNUSABLE)
+				continue;
+			if (want && c->state == CH_IDLE) {
+				ch_connect(c);
+			} else if (!want && c->state != CH_IDLE &&
+			    c->submits_pending == 0) {
+				if (k == 0 && c->state != CH_BACKOFF)
+					log_info("hub", "pool %s disconnected: "
+					    "not in use ([aggregate] standby "
+					    "= false)", c->cfg->name);
+				evtimer_del(c->timer);
+				ch_release(c);
+				ch_set_state(c, CH_IDLE);
+			}
+		}
+	}
 }
 
 /* A share unanswered for HUB_SUBMIT_TIMEOUT_MS: the pool hangs. */
@@ -1542,6 +1589,7 @@ hub_on_tick(evutil_socket_t fd, short what, void *arg)
 		hub_choose(h, "no new job within 2.5 job intervals");
 	else
 		hub_choose(h, "a more preferred pool is healthy again");
+	standby_update(h);
 	/* Workers that waited too long for any pool. */
 	while (h->waiting != NULL && now - h->waiting->a->asked_ms >
 	    h->p->cfg->server.pool_outage_hold_ms +
@@ -1697,8 +1745,9 @@ on_start(struct worker *w, void *arg)
 		struct channel *c = &h->ch[i];
 
 		c->timer = evtimer_new(worker_base(w), ch_on_timer, c);
-		/* Without standbys only the most preferred pool connects
-		 * first; the others when it fails (hub_on_tick). */
+		/* Every enabled pool connects at start: the split needs
+		 * their extranonce sizes (without standbys, those not in use
+		 * are let go once it is known: standby_update()). */
 		if (c->state == CH_IDLE)
 			ch_connect(c);
 	}
