@@ -169,6 +169,7 @@ struct hub {
 	size_t npools;
 	int active;                 /* the pool miners work for, -1: none */
 	bool had_work;              /* active was >= 0 once */
+	bool operator_change;       /* hub_choose() for POST /api/v1/pools */
 	struct hub_split split;
 	bool split_known;
 	uint32_t next_job_id;
@@ -199,7 +200,7 @@ static void ch_fail(struct channel *c, bool violation, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void hub_choose(struct hub *h, const char *why);
 static bool ch_healthy(const struct channel *c, int64_t now);
-static void standby_update(struct hub *h);
+static void channels_update(struct hub *h);
 static void auth_answer(struct hub *h, struct hub_auth *a, bool ok,
     int pool, int code, const char *message);
 
@@ -864,7 +865,7 @@ split_decide(struct hub *h, bool force)
 		for (int k = 1; k < h->split.conns; k++) {
 			struct channel *c = ch_of(h, (int)pl, k);
 
-			if (!h->p->cfg->pools[pl].enabled ||
+			if (!router_enabled(h->p->router, (int)pl) ||
 			    ch_of(h, (int)pl, 0)->state == CH_UNUSABLE)
 				continue;
 			c->state = CH_IDLE;
@@ -1360,6 +1361,8 @@ pool_healthy(struct hub *h, int pool, int64_t now)
 {
 	int n = h->split_known ? h->split.conns : 1;
 
+	if (!router_enabled(h->p->router, pool))
+		return false;
 	for (int k = 0; k < n; k++)
 		if (!ch_healthy(ch_of(h, pool, k), now))
 			return false;
@@ -1392,6 +1395,8 @@ switch_reason(struct hub *h, int best, int64_t now)
 	int n = h->split_known ? h->split.conns : 1;
 	int64_t ready;
 
+	if (h->operator_change)
+		return "operator";
 	if (h->active < 0)
 		return "recovered";
 	/* The active pool works: a more preferred one is usable, back
@@ -1434,11 +1439,12 @@ hub_choose(struct hub *h, const char *why)
 	int64_t now = now_mono_ms(), ready;
 	int best = -1;
 	bool active_ok = h->active >= 0 && pool_healthy(h, h->active, now);
+	int64_t best_prio = 0;
 	const char *reason;
 	char words[256];
 
 	for (size_t i = 0; i < h->npools; i++) {
-		const struct cfg_pool *pc = &h->p->cfg->pools[i];
+		int64_t prio = router_priority(h->p->router, (int)i);
 
 		if (!pool_healthy(h, (int)i, now))
 			continue;
@@ -1448,21 +1454,28 @@ hub_choose(struct hub *h, const char *why)
 		    pool_failed(h, (int)i, &ready) &&
 		    now - ready < h->p->cfg->routing.failback_delay_ms)
 			continue;
-		if (best < 0 || pc->priority <
-		    h->p->cfg->pools[best].priority)
+		if (best < 0 || prio < best_prio) {
 			best = (int)i;
+			best_prio = prio;
+		}
 	}
 	if (best == h->active)
 		return;
 	/* Starting: a more preferred pool that is ready and has not sent
-	 * its first job yet gets a moment, rather than a switch at once. */
+	 * its first job yet gets a moment, rather than a switch at once; so
+	 * does one still connecting at start (the miners would go to the
+	 * backup first and move a moment later). */
 	if (h->active < 0 && best >= 0)
 		for (size_t i = 0; i < h->npools; i++) {
 			struct channel *c = ch_of(h, (int)i, 0);
+			bool early = !h->had_work &&
+			    (c->state == CH_CONNECTING ||
+			    c->state == CH_HANDSHAKE) &&
+			    now - h->started_ms < HUB_FIRST_JOB_WAIT_MS;
 
-			if (c->state == CH_READY && c->last == NULL &&
-			    c->cfg->priority < h->p->cfg->pools[best].priority &&
-			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)
+			if (router_priority(h->p->router, (int)i) < best_prio &&
+			    (early || (c->state == CH_READY && c->last == NULL &&
+			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)))
 				return;
 		}
 	reason = switch_reason(h, best, now);
@@ -1479,7 +1492,7 @@ hub_choose(struct hub *h, const char *why)
 		 * it is credited. */
 		for (size_t i = 0; i < h->p->nworkers; i++)
 			worker_post(h->p->workers[i], post_no_work, NULL);
-		standby_update(h);
+		channels_update(h);
 		return;
 	}
 	if (h->active >= 0)
@@ -1508,51 +1521,85 @@ hub_choose(struct hub *h, const char *why)
 		}
 	}
 	flush_waiting(h);
-	standby_update(h);
+	channels_update(h);
 }
 
 /*
- * [aggregate] standby = false: only the pools miners work for or may go
- * back to stay connected. Once the split is known (every pool subscribed
- * once, for its extranonce sizes), a pool less preferred than the active
- * one is disconnected as soon as no share waits for its verdict; when no
- * pool can give work, every enabled pool connects again, and the first
- * ready takes the miners (a failover then costs a connection and a
- * handshake instead of nothing).
+ * Which connections are kept: none to a pool disabled (in the file or
+ * through the API); with [aggregate] standby = false, only the pools
+ * miners work for or may go back to. Once the split is known (every pool
+ * subscribed once, for its extranonce sizes), a pool less preferred than
+ * the active one is let go as soon as no share waits for its verdict;
+ * when no pool can give work, every enabled pool connects again, and the
+ * first ready takes the miners (a failover then costs a connection and a
+ * handshake instead of nothing). A pool enabled again connects.
  */
 static void
-standby_update(struct hub *h)
+channels_update(struct hub *h)
 {
 	int conns = h->split_known ? h->split.conns : 1;
+	int64_t active_prio = h->active >= 0 ?
+	    router_priority(h->p->router, h->active) : 0;
 
-	if (h->p->cfg->aggregate.standby || !h->split_known || h->stopping)
+	if (h->stopping)
 		return;
 	for (size_t pl = 0; pl < h->npools; pl++) {
-		int64_t prio = h->p->cfg->pools[pl].priority;
-		bool want = h->active < 0 || (int)pl == h->active ||
-		    prio < h->p->cfg->pools[h->active].priority ||
-		    (prio == h->p->cfg->pools[h->active].priority &&
-		    (int)pl < h->active);
+		int64_t prio = router_priority(h->p->router, (int)pl);
+		bool on = router_enabled(h->p->router, (int)pl);
+		bool want = on && (h->p->cfg->aggregate.standby ||
+		    !h->split_known || h->active < 0 || (int)pl == h->active ||
+		    prio < active_prio || (prio == active_prio &&
+		    (int)pl < h->active));
+		enum ch_state rest = on ? CH_IDLE : CH_DISABLED;
 
 		for (int k = 0; k < conns; k++) {
 			struct channel *c = ch_of(h, (int)pl, k);
 
-			if (c->state == CH_DISABLED || c->state == CH_UNUSABLE)
+			if (c->state == CH_UNUSABLE)
 				continue;
-			if (want && c->state == CH_IDLE) {
+			if (want && (c->state == CH_IDLE ||
+			    c->state == CH_DISABLED)) {
+				if (k == 0 && c->state == CH_DISABLED)
+					log_info("hub", "pool %s enabled: "
+					    "connecting", c->cfg->name);
+				ch_set_state(c, CH_IDLE);
 				ch_connect(c);
-			} else if (!want && c->state != CH_IDLE &&
+			} else if (!want && c->state != rest &&
 			    c->submits_pending == 0) {
-				if (k == 0 && c->state != CH_BACKOFF)
+				if (k == 0 && c->state != CH_BACKOFF &&
+				    c->state != CH_IDLE)
 					log_info("hub", "pool %s disconnected: "
-					    "not in use ([aggregate] standby "
-					    "= false)", c->cfg->name);
+					    "%s", c->cfg->name, on ? "not in "
+					    "use ([aggregate] standby = false)" :
+					    "disabled");
 				evtimer_del(c->timer);
 				ch_release(c);
-				ch_set_state(c, CH_IDLE);
+				ch_set_state(c, rest);
 			}
 		}
 	}
+}
+
+/* A live change of a pool (hub_pool_changed()), on the hub's thread. */
+static void
+on_pool_changed(struct worker *w, void *arg)
+{
+	struct hub *h;
+
+	(void)arg;
+	if (w == NULL)
+		return;
+	h = worker_data(w);
+	h->operator_change = true;
+	hub_choose(h, "changed through the API");
+	h->operator_change = false;
+	channels_update(h);
+}
+
+void
+hub_pool_changed(struct hub *h)
+{
+	worker_post(h->w, on_pool_changed, NULL);
 }
 
 /* A share unanswered for HUB_SUBMIT_TIMEOUT_MS: the pool hangs. */
@@ -1589,7 +1636,7 @@ hub_on_tick(evutil_socket_t fd, short what, void *arg)
 		hub_choose(h, "no new job within 2.5 job intervals");
 	else
 		hub_choose(h, "a more preferred pool is healthy again");
-	standby_update(h);
+	channels_update(h);
 	/* Workers that waited too long for any pool. */
 	while (h->waiting != NULL && now - h->waiting->a->asked_ms >
 	    h->p->cfg->server.pool_outage_hold_ms +
@@ -1747,7 +1794,7 @@ on_start(struct worker *w, void *arg)
 		c->timer = evtimer_new(worker_base(w), ch_on_timer, c);
 		/* Every enabled pool connects at start: the split needs
 		 * their extranonce sizes (without standbys, those not in use
-		 * are let go once it is known: standby_update()). */
+		 * are let go once it is known: channels_update()). */
 		if (c->state == CH_IDLE)
 			ch_connect(c);
 	}

@@ -143,6 +143,10 @@ void hub_free(struct hub *h);
 /* Requests from a worker thread; the hub owns them from here. */
 void hub_authorize(struct hub *h, struct hub_auth *a);
 void hub_submit(struct hub *h, struct hub_share *sh);
+/* A pool was enabled, disabled or given another priority (router_set()):
+ * the hub moves the miners and opens or closes connections to match.
+ * Any thread. */
+void hub_pool_changed(struct hub *h);
 
 /* A snapshot of pool i's shared connections (state, difficulty, sizes
  * and mask of the first; counters summed); false when there is none. */

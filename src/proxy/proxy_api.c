@@ -3,6 +3,9 @@
  *
  *   GET    /api/v1/status              the instance at a glance
  *   GET    /api/v1/pools               each pool: state, shares, hashrate
+ *   POST   /api/v1/pools/{name}        {"enabled"?, "priority"?}: a live
+ *                                      change until the process ends
+ *                                      (token)
  *   GET    /api/v1/workers             workers seen since start, merged
  *                                      over the threads; page, per_page,
  *                                      sort, order, name, pool; or with
@@ -469,7 +472,7 @@ route_status(struct proxy *p, json_t **out)
 		for (int r = 0; r < ACCT_REJ_MAX; r++)
 			rej += proxy_pool_sum(p, (int)i,
 			    offsetof(struct proxy_pool_stats, rejected[r]));
-		usable += p->cfg->pools[i].enabled &&
+		usable += router_enabled(p->router, (int)i) &&
 		    router_state(p->router, (int)i, now) != BREAKER_OPEN;
 	}
 	*out = json_pack("{s:s,s:I,s:I,s:{s:i,s:I},s:f,s:{s:I,s:I},"
@@ -544,6 +547,7 @@ route_pools(struct proxy *p, json_t **out)
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const struct cfg_pool *c = &p->cfg->pools[i];
 		enum breaker_state b = router_state(p->router, (int)i, now);
+		bool on = router_enabled(p->router, (int)i);
 		json_t *rej = json_object();
 		int64_t conns = 0;
 		uint64_t total = 0;
@@ -570,9 +574,9 @@ route_pools(struct proxy *p, json_t **out)
 		json_array_append_new(pools, json_pack("{s:s,s:s,s:I,s:b,"
 		    "s:s,s:b,s:I,s:I,s:f,s:I,s:o,s:f,s:I}",
 		    "name", c->name, "url", c->url,
-		    "priority", (json_int_t)c->priority,
-		    "enabled", c->enabled, "breaker", router_state_name(b),
-		    "up", c->enabled && b != BREAKER_OPEN,
+		    "priority", (json_int_t)router_priority(p->router, (int)i),
+		    "enabled", on, "breaker", router_state_name(b),
+		    "up", on && b != BREAKER_OPEN,
 		    "connections", (json_int_t)conns,
 		    "accepted", (json_int_t)proxy_pool_sum(p, (int)i,
 		    offsetof(struct proxy_pool_stats, accepted)),
@@ -1268,6 +1272,67 @@ route_hashrate(struct proxy *p, const struct api_request *req, json_t **out)
 	return 200;
 }
 
+/* POST /api/v1/pools/{name} {"enabled"?, "priority"?}: a live change,
+ * kept until the process ends. */
+static int
+route_pool_post(struct proxy *p, const struct api_request *req,
+    const char *name, json_t **out)
+{
+	json_error_t jerr;
+	json_t *in, *en, *prio, *v;
+	const char *key;
+	int idx = -1, code = 400;
+
+	for (size_t i = 0; i < p->cfg->npools; i++)
+		if (strcmp(p->cfg->pools[i].name, name) == 0)
+			idx = (int)i;
+	if (idx < 0) {
+		*out = api_error("no pool named \"%s\"", name);
+		return 404;
+	}
+	in = json_loadb(req->body, req->body_len, 0, &jerr);
+	en = json_object_get(in, "enabled");
+	prio = json_object_get(in, "priority");
+	if (in == NULL) {
+		*out = api_error("bad JSON body: %s", jerr.text);
+		return 400;
+	}
+	json_object_foreach(in, key, v) {
+		if (strcmp(key, "enabled") != 0 &&
+		    strcmp(key, "priority") != 0) {
+			*out = api_error("unknown field \"%s\" (enabled, "
+			    "priority)", key);
+			goto done;
+		}
+	}
+	if (!json_is_object(in) || (en == NULL && prio == NULL))
+		*out = api_error("give \"enabled\" (true or false), "
+		    "\"priority\" (0 to 1000), or both");
+	else if (en != NULL && !json_is_boolean(en))
+		*out = api_error("\"enabled\": true or false");
+	else if (prio != NULL && (!json_is_integer(prio) ||
+	    json_integer_value(prio) < 0 || json_integer_value(prio) > 1000))
+		*out = api_error("\"priority\": an integer, 0 to 1000");
+	else {
+		router_set(p->router, idx, en != NULL ? json_is_true(en) : -1,
+		    prio != NULL, prio != NULL ? json_integer_value(prio) : 0);
+		log_warnx("api", "pool %s changed through the API: %s, "
+		    "priority %" PRId64, name, router_enabled(p->router, idx) ?
+		    "enabled" : "disabled", router_priority(p->router, idx));
+		if (p->hub != NULL)
+			hub_pool_changed(p->hub);
+		else if (!router_enabled(p->router, idx))
+			upstream_pool_disabled(p, idx);
+		*out = json_pack("{s:s,s:b,s:I}", "name", name, "enabled",
+		    router_enabled(p->router, idx), "priority",
+		    (json_int_t)router_priority(p->router, idx));
+		code = 200;
+	}
+done:
+	json_decref(in);
+	return code;
+}
+
 int
 proxy_api(const struct api_request *req, json_t **out, void *arg)
 {
@@ -1279,6 +1344,12 @@ proxy_api(const struct api_request *req, json_t **out, void *arg)
 		return route_bans(p, req, NULL, out);
 	if (strncmp(path, "/bans/", 6) == 0 && path[6] != '\0')
 		return route_bans(p, req, path + 6, out);
+	if (strncmp(path, "/pools/", 7) == 0 && path[7] != '\0' &&
+	    strchr(path + 7, '/') == NULL) {
+		if (req->method != API_POST)
+			goto not_allowed;
+		return route_pool_post(p, req, path + 7, out);
+	}
 	if (strcmp(path, "/earnings") == 0) {
 		if (req->method == API_POST)
 			return route_earnings_post(p, req, out);

@@ -234,6 +234,8 @@ struct session {
 	bool up_established;     /* ... both: the handshake is complete */
 	bool ever_established;   /* some connection of this session was */
 	bool up_avoid;           /* the last pool failed us: another first */
+	const char *move_reason; /* the next move's, for the switch count
+	                          * (NULL: "failed") */
 	int64_t up_established_ms; /* monotonic */
 	int up_short_lived;      /* connections in a row that failed soon
 	                          * after their handshake */
@@ -504,5 +506,12 @@ void upstream_handshake_answer(struct session *s, enum pend_kind kind,
     int worker, bool ok);
 /* Release the connection and its timer (on session drop). */
 void upstream_free(struct session *s);
+/* The session's pool was disabled through the API: to another pool, as
+ * on a failure but without blaming the pool (a session that CONNECT
+ * pinned to it is closed). */
+void upstream_move(struct session *s);
+/* upstream_move() for every session of the pool, on every worker thread
+ * (passthrough mode). Any thread. */
+void upstream_pool_disabled(struct proxy *p, int pool);
 
 #endif

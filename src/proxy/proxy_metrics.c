@@ -355,7 +355,7 @@ c_pool_up(struct metrics_sink *sink, void *arg)
 
 	for (size_t i = 0; i < p->cfg->npools; i++) {
 		const char *v[1] = { p->cfg->pools[i].name };
-		bool up = p->cfg->pools[i].enabled &&
+		bool up = router_enabled(p->router, (int)i) &&
 		    router_state(p->router, (int)i, now) != BREAKER_OPEN;
 
 		metrics_sink_value(sink, v, up ? 1 : 0);
@@ -763,7 +763,8 @@ proxy_metrics_register(struct proxy *p, struct metrics_registry *reg)
 	    "lost or broken), silent (no job for 2.5 job intervals), "
 	    "failback (a more preferred pool healthy again), preferred "
 	    "(a more preferred pool usable for the first time), recovered "
-	    "(work again after none).", switch_labels);
+	    "(work again after none), operator (POST /api/v1/pools).",
+	    switch_labels);
 	if (p->cfg->metrics.per_worker) {
 		p->worker_shares = metrics_family_new(reg, METRICS_COUNTER,
 		    "loka_worker_shares_total",
@@ -831,9 +832,11 @@ proxy_health(enum api_check what, char **body, void *arg)
 		const struct cfg_pool *c = &p->cfg->pools[i];
 		enum breaker_state b = router_state(p->router, (int)i, now);
 
-		usable += c->enabled && b != BREAKER_OPEN;
+		bool on = router_enabled(p->router, (int)i);
+
+		usable += on && b != BREAKER_OPEN;
 		json_array_append_new(pools, json_pack("{s:s,s:s,s:b,s:s}",
-		    "name", c->name, "url", c->url, "enabled", c->enabled,
+		    "name", c->name, "url", c->url, "enabled", on,
 		    "breaker", router_state_name(b)));
 	}
 	switch (what) {

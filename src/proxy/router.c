@@ -23,6 +23,8 @@
 
 struct router_pool {
 	const struct cfg_pool *cfg;
+	bool enabled;          /* in force: the file's, or the API's */
+	int64_t priority;
 	enum breaker_state state;
 	int failures;          /* consecutive */
 	int64_t failed_ms;     /* when the last counted failure happened */
@@ -51,18 +53,25 @@ enum pick_mode {
 	PICK_MODE_MAX
 };
 
-static const struct cfg *router_sort_cfg;
-
-static int
-router_cmp(const void *a, const void *b)
+/* Most preferred first: lowest priority, then file order (an insertion
+ * sort: a handful of pools). Called with the lock held, or before any
+ * other thread exists. */
+static void
+sort_locked(struct router *r)
 {
-	int ia = *(const int *)a, ib = *(const int *)b;
-	int64_t pa = router_sort_cfg->pools[ia].priority;
-	int64_t pb = router_sort_cfg->pools[ib].priority;
+	for (size_t i = 0; i < r->n; i++)
+		r->order[i] = (int)i;
+	for (size_t i = 1; i < r->n; i++) {
+		int v = r->order[i];
+		size_t j = i;
 
-	if (pa != pb)
-		return pa < pb ? -1 : 1;
-	return ia - ib;
+		while (j > 0 && r->pools[r->order[j - 1]].priority >
+		    r->pools[v].priority) {
+			r->order[j] = r->order[j - 1];
+			j--;
+		}
+		r->order[j] = v;
+	}
 }
 
 struct router *
@@ -76,12 +85,10 @@ router_new(const struct cfg *c)
 	r->order = xcalloc(r->n ? r->n : 1, sizeof(*r->order));
 	for (size_t i = 0; i < r->n; i++) {
 		r->pools[i].cfg = &c->pools[i];
-		r->order[i] = (int)i;
+		r->pools[i].enabled = c->pools[i].enabled;
+		r->pools[i].priority = c->pools[i].priority;
 	}
-	/* Only at start-up, before any thread exists. */
-	router_sort_cfg = c;
-	qsort(r->order, r->n, sizeof(*r->order), router_cmp);
-	router_sort_cfg = NULL;
+	sort_locked(r);
 	return r;
 }
 
@@ -141,7 +148,7 @@ allow_locked(struct router_pool *p, enum pick_mode mode, int64_t now_ms)
 	int64_t timeout = p->cfg->breaker_timeout_ms;
 	int64_t pace;
 
-	if (!p->cfg->enabled)
+	if (!p->enabled)
 		return false;
 	switch (p->state) {
 	case BREAKER_CLOSED:
@@ -221,6 +228,48 @@ router_choose(struct router *r, int current, unsigned flags, int64_t now_ms)
 out:
 	pthread_mutex_unlock(&r->lock);
 	return pick;
+}
+
+void
+router_set(struct router *r, int pool, int enabled, bool set_priority,
+    int64_t priority)
+{
+	if (!valid(r, pool))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (enabled >= 0)
+		r->pools[pool].enabled = enabled != 0;
+	if (set_priority) {
+		r->pools[pool].priority = priority;
+		sort_locked(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+bool
+router_enabled(struct router *r, int pool)
+{
+	bool on;
+
+	if (!valid(r, pool))
+		return false;
+	pthread_mutex_lock(&r->lock);
+	on = r->pools[pool].enabled;
+	pthread_mutex_unlock(&r->lock);
+	return on;
+}
+
+int64_t
+router_priority(struct router *r, int pool)
+{
+	int64_t prio;
+
+	if (!valid(r, pool))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	prio = r->pools[pool].priority;
+	pthread_mutex_unlock(&r->lock);
+	return prio;
 }
 
 int

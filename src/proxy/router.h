@@ -106,6 +106,18 @@ enum breaker_state router_state(struct router *r, int pool, int64_t now_ms);
 const char *router_state_name(enum breaker_state s);
 
 /*
+ * Live changes (POST /api/v1/pools/{name}), until the process ends:
+ * router_set(r, pool, enabled, priority) sets whether the pool may be
+ * used (enabled: 0 or 1; -1 keeps it) and its priority (when set_priority)
+ * and orders the pools again. router_enabled() and router_priority() are
+ * what is in force (the file's values until a change). Any thread.
+ */
+void router_set(struct router *r, int pool, int enabled, bool set_priority,
+    int64_t priority);
+bool router_enabled(struct router *r, int pool);
+int64_t router_priority(struct router *r, int pool);
+
+/*
  * router_find(r, host, port, name): the pool a CONNECT target names: by
  * name when name is not empty, else by host (case-insensitive) and port.
  * -1 if none.

@@ -524,7 +524,6 @@ static int
 session_tunnel(struct session *s, const struct sniff_connect *c)
 {
 	struct proxy *p = s->t->proxy;
-	const struct cfg_pool *pool;
 	int idx = router_find(p->router, c->host, c->port, c->name);
 	int code = 200;
 	struct evbuffer *out = session_out(s);
@@ -532,13 +531,11 @@ session_tunnel(struct session *s, const struct sniff_connect *c)
 
 	if (idx < 0) {
 		code = 404;
-	} else {
-		pool = router_pool(p->router, idx);
-		if (!pool->enabled)
-			code = 403;
-		else if (router_state(p->router, idx, now_mono_ms()) ==
-		    BREAKER_OPEN)
-			code = 503;
+	} else if (!router_enabled(p->router, idx)) {
+		code = 403;
+	} else if (router_state(p->router, idx, now_mono_ms()) ==
+	    BREAKER_OPEN) {
+		code = 503;
 	}
 	answer = sniff_http_status(code);
 	evbuffer_add(out, answer, strlen(answer));

@@ -28,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #include "config/config.h"
@@ -37,6 +38,7 @@
 #include "proxy/router.h"
 #include "util/log.h"
 #include "util/now.h"
+#include "util/xmalloc.h"
 
 /* A connection that ends this soon after its handshake is a failure too
  * (a pool that answers, then drops or misbehaves). */
@@ -336,6 +338,61 @@ up_on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 void
+upstream_move(struct session *s)
+{
+	if (s->state == SESSION_CLOSING || s->pool < 0 ||
+	    (s->up == NULL && s->up_state == UP_NONE))
+		return;
+	if (s->pinned) {
+		log_sinfo("stratum", s->id, "pool %s disabled; the session "
+		    "was sent to it by CONNECT: closing", session_pool(s)->name);
+		session_close_after_flush(s, "pool disabled");
+		return;
+	}
+	log_sinfo("stratum", s->id, "pool %s disabled; moving",
+	    session_pool(s)->name);
+	upstream_release(s, false);
+	if (s->state == SESSION_CLOSING)
+		return;
+	s->move_reason = "operator";
+	up_lost(s, now_mono_ms());
+	upstream_schedule(s, 0);
+}
+
+/* On each worker: move the sessions of a pool just disabled. */
+static void
+on_pool_disabled(struct worker *w, void *arg)
+{
+	int *pool = arg;
+	struct proxy_thread *t;
+	struct session *s, *next;
+
+	if (w != NULL) {
+		t = worker_data(w);
+		for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
+			next = TAILQ_NEXT(s, entry);
+			if (s->pool == *pool)
+				upstream_move(s);
+		}
+	}
+	free(pool);
+}
+
+void
+upstream_pool_disabled(struct proxy *p, int pool)
+{
+	for (size_t i = 0; i < p->nworkers; i++) {
+		int *copy;
+
+		if (p->workers[i] == NULL)
+			continue;
+		copy = xmalloc(sizeof(*copy));
+		*copy = pool;
+		worker_post(p->workers[i], on_pool_disabled, copy);
+	}
+}
+
+void
 upstream_connect(struct session *s)
 {
 	struct proxy *p = s->t->proxy;
@@ -362,8 +419,10 @@ upstream_connect(struct session *s)
 	if (s->pool >= 0 && pick != s->pool) {
 		log_sdebug("stratum", s->id, "moving from pool %s to pool %s",
 		    session_pool(s)->name, router_pool(p->router, pick)->name);
-		proxy_count_switch(p, s->pool, pick, "failed");
+		proxy_count_switch(p, s->pool, pick, s->move_reason != NULL ?
+		    s->move_reason : "failed");
 	}
+	s->move_reason = NULL;
 	s->pool = pick;
 	pool = session_pool(s);
 	s->up = proxy_tls_upstream(s, pool);

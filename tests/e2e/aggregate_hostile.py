@@ -181,9 +181,8 @@ priority = 1
     check(hostile and hostile[0]["upstream"]["active"] is False,
           "%s: the hostile pool is not the active one" % fault, hostile)
     # A pool that never worked (its sizes refused at subscribe) moves
-    # nobody away; the others had the miners: one switch, with its reason.
-    # (Whether the backup, ready first, had them for a moment at start
-    # is a race: a move to the hostile pool is not looked at.)
+    # nobody away; the others had the miners: one switch, with its reason
+    # (the moves away from the hostile pool are the ones looked at).
     want = {} if fault == "extranonce" else {
         'loka_pool_switches_total{from="hostile",to="backup",reason="%s"}'
         % ("silent" if fault == "silent" else "failed"): 1}

@@ -2,7 +2,7 @@
  * test_router.c: pool choice by priority, circuit breaker transitions,
  * failed pools avoided, trials of the only pool at the backoff pace,
  * probation after a protocol violation, warning pace, backoff, CONNECT
- * target lookup.
+ * target lookup, live changes (enabled, priority).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,6 +313,46 @@ test_find(void **state)
 	cfg_free(c);
 }
 
+/* Live changes: a disabled pool is never chosen, a new priority reorders
+ * the pools, an enabled pool from the file's "enabled = false" is used. */
+static void
+test_live_changes(void **state)
+{
+	struct cfg *c = load(pools);
+	struct router *r = router_new(c);
+	int64_t t = 1000000;
+
+	(void)state;
+	assert_int_equal(router_pick(r, t), 1);
+	assert_true(router_enabled(r, 1));
+	router_set(r, 1, 0, false, 0);
+	assert_false(router_enabled(r, 1));
+	assert_int_equal(router_pick(r, t), 0);
+	/* A session on the disabled pool moves, even when it asks to stay. */
+	assert_int_equal(router_choose(r, 1, 0, t), 0);
+	/* ... unless CONNECT pinned it there: then nothing. */
+	assert_int_equal(router_choose(r, 1, ROUTER_PINNED, t), -1);
+	assert_false(router_allow(r, 1, t));
+	/* "off" (enabled = false in the file) enabled, preferred to all. */
+	assert_false(router_enabled(r, 2));
+	router_set(r, 2, 1, true, 0);
+	router_set(r, 1, 1, true, 7);
+	assert_true(router_enabled(r, 2));
+	assert_int_equal(router_priority(r, 2), 0);
+	assert_int_equal(router_priority(r, 1), 7);
+	assert_int_equal(router_pick(r, t), 2);
+	/* The order follows: off (0), backup (1), main (7). */
+	router_set(r, 2, 0, false, 0);
+	assert_int_equal(router_pick(r, t), 0);
+	router_set(r, 0, 0, false, 0);
+	assert_int_equal(router_pick(r, t), 1);
+	/* Out-of-range pools change nothing and read as disabled. */
+	router_set(r, 9, 1, true, 0);
+	assert_false(router_enabled(r, 9));
+	router_free(r);
+	cfg_free(c);
+}
+
 int
 main(void)
 {
@@ -326,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_all_open),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_live_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
