@@ -1467,16 +1467,23 @@ hub_choose(struct hub *h, const char *why)
 	 * backup first and move a moment later). */
 	if (h->active < 0 && best >= 0)
 		for (size_t i = 0; i < h->npools; i++) {
-			struct channel *c = ch_of(h, (int)i, 0);
-			bool early = !h->had_work &&
-			    (c->state == CH_CONNECTING ||
-			    c->state == CH_HANDSHAKE) &&
-			    now - h->started_ms < HUB_FIRST_JOB_WAIT_MS;
+			if (router_priority(h->p->router, (int)i) >= best_prio)
+				continue;
+			/* Every connection of it counts (the pool is
+			 * healthy only when all are). */
+			for (int k = 0; k < (h->split_known ? h->split.conns :
+			    1); k++) {
+				struct channel *c = ch_of(h, (int)i, k);
+				bool early = !h->had_work &&
+				    (c->state == CH_CONNECTING ||
+				    c->state == CH_HANDSHAKE) &&
+				    now - h->started_ms < HUB_FIRST_JOB_WAIT_MS;
 
-			if (router_priority(h->p->router, (int)i) < best_prio &&
-			    (early || (c->state == CH_READY && c->last == NULL &&
-			    now - c->ready_ms < HUB_FIRST_JOB_WAIT_MS)))
-				return;
+				if (early || (c->state == CH_READY &&
+				    c->last == NULL && now - c->ready_ms <
+				    HUB_FIRST_JOB_WAIT_MS))
+					return;
+			}
 		}
 	reason = switch_reason(h, best, now);
 	if (best < 0) {

@@ -817,6 +817,7 @@ on_submit_verdict(struct session *s, int worker, double diff,
 
 	if (s->submits_pending > 0)
 		s->submits_pending--;
+	upstream_verdicts_done(s);
 	if (p->submit_rtt != NULL && s->pool >= 0 && sent_us > 0)
 		metrics_histogram_observe(p->submit_rtt[s->pool],
 		    (double)(now_mono_us() - sent_us) / 1e6);

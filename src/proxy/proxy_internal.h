@@ -236,6 +236,7 @@ struct session {
 	bool up_avoid;           /* the last pool failed us: another first */
 	const char *move_reason; /* the next move's, for the switch count
 	                          * (NULL: "failed") */
+	bool move_when_idle;     /* upstream_move() once no verdict is due */
 	int64_t up_established_ms; /* monotonic */
 	int up_short_lived;      /* connections in a row that failed soon
 	                          * after their handshake */
@@ -507,9 +508,11 @@ void upstream_handshake_answer(struct session *s, enum pend_kind kind,
 /* Release the connection and its timer (on session drop). */
 void upstream_free(struct session *s);
 /* The session's pool was disabled through the API: to another pool, as
- * on a failure but without blaming the pool (a session that CONNECT
- * pinned to it is closed). */
+ * on a failure but without blaming the pool, once the shares it has out
+ * there are answered (a session that CONNECT pinned to it is closed). */
 void upstream_move(struct session *s);
+/* A verdict came back: a move waiting for the last one goes ahead. */
+void upstream_verdicts_done(struct session *s);
 /* upstream_move() for every session of the pool, on every worker thread
  * (passthrough mode). Any thread. */
 void upstream_pool_disabled(struct proxy *p, int pool);

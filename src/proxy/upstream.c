@@ -43,6 +43,9 @@
 /* A connection that ends this soon after its handshake is a failure too
  * (a pool that answers, then drops or misbehaves). */
 #define UP_STABLE_MS 10000
+/* A session moved off a disabled pool waits this long at most for the
+ * verdicts of the shares it has out there. */
+#define UP_MOVE_WAIT_MS 2000
 /* After a failure, a session retries at the router's backoff, but at
  * least this often: while a breaker is open only the router's trial goes
  * out, so the others just ask again. */
@@ -273,6 +276,10 @@ up_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->move_when_idle) {
+		upstream_move(s);
+		return;
+	}
 	if (s->up == NULL) {
 		upstream_connect(s);
 		return;
@@ -341,8 +348,21 @@ void
 upstream_move(struct session *s)
 {
 	if (s->state == SESSION_CLOSING || s->pool < 0 ||
-	    (s->up == NULL && s->up_state == UP_NONE))
+	    (s->up == NULL && s->up_state == UP_NONE)) {
+		s->move_when_idle = false;
 		return;
+	}
+	if (s->submits_pending > 0 && s->up != NULL && !s->move_when_idle) {
+		/* Shares out at the pool are counted there: their verdicts
+		 * first, so that the books keep equal to the pool's count
+		 * (UP_MOVE_WAIT_MS at most: upstream_verdicts_done()). */
+		struct timeval tv = up_tv(UP_MOVE_WAIT_MS);
+
+		s->move_when_idle = true;
+		evtimer_add(up_timer_get(s), &tv);
+		return;
+	}
+	s->move_when_idle = false;
 	if (s->pinned) {
 		log_sinfo("stratum", s->id, "pool %s disabled; the session "
 		    "was sent to it by CONNECT: closing", session_pool(s)->name);
@@ -359,6 +379,15 @@ upstream_move(struct session *s)
 	upstream_schedule(s, 0);
 }
 
+void
+upstream_verdicts_done(struct session *s)
+{
+	struct timeval now = { 0, 0 };
+
+	if (s->move_when_idle && s->submits_pending == 0)
+		evtimer_add(up_timer_get(s), &now);
+}
+
 /* On each worker: move the sessions of a pool just disabled. */
 static void
 on_pool_disabled(struct worker *w, void *arg)
@@ -371,7 +400,7 @@ on_pool_disabled(struct worker *w, void *arg)
 		t = worker_data(w);
 		for (s = TAILQ_FIRST(&t->sessions); s != NULL; s = next) {
 			next = TAILQ_NEXT(s, entry);
-			if (s->pool == *pool)
+			if (s->pool == *pool && !s->move_when_idle)
 				upstream_move(s);
 		}
 	}
