@@ -302,8 +302,10 @@ grind_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	grind_dequeue(sim, m);
 	if (sim->cfg.hashrate > 0) {
-		/* --hashrate: hashes are earned with time, at most a tenth of
-		 * a second's worth ahead. */
+		/* --hashrate: hashes are earned with time, at most a
+		 * second's worth ahead: a simulator kept off the CPU that
+		 * long by a busy machine catches up, so its hashrate is the
+		 * one asked for. */
 		uint64_t now = sim_now_us();
 
 		if (m->credit_us == 0)
@@ -311,8 +313,8 @@ grind_cb(evutil_socket_t fd, short what, void *arg)
 		m->credit += (double)(now - m->credit_us) * sim->cfg.hashrate /
 		    1e6;
 		m->credit_us = now;
-		if (m->credit > sim->cfg.hashrate / 10 + GRIND_SLICE)
-			m->credit = sim->cfg.hashrate / 10 + GRIND_SLICE;
+		if (m->credit > sim->cfg.hashrate + GRIND_SLICE)
+			m->credit = sim->cfg.hashrate + GRIND_SLICE;
 		if (m->credit < 1) {
 			struct timeval wait = { 0, 1000 };
 
