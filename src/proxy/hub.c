@@ -13,9 +13,9 @@
  * first) or the account's; the pool's verdicts are counted per channel
  * and per worker, and sent back when the miner waits for them.
  *
- * The active channel is the most preferred one (priority, then file
- * order) that is ready and healthy: it has sent a job within 2.5 of its
- * own job intervals. A change of active channel sends its latest job to
+ * The active channel is the most preferred one (the priority in force,
+ * router_priority(), then file order) that is enabled, ready and
+ * healthy: it has sent a job within 2.5 of its own job intervals. A change of active channel sends its latest job to
  * every miner as a clean one; shares for the old channel's jobs are stale
  * from then on (the worker threads see `switched`).
  *
@@ -1574,7 +1574,8 @@ channels_update(struct hub *h)
 			} else if (!want && c->state != rest &&
 			    c->submits_pending == 0) {
 				if (k == 0 && c->state != CH_BACKOFF &&
-				    c->state != CH_IDLE)
+				    c->state != CH_IDLE &&
+				    c->state != CH_DISABLED)
 					log_info("hub", "pool %s disconnected: "
 					    "%s", c->cfg->name, on ? "not in "
 					    "use ([aggregate] standby = false)" :
